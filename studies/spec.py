@@ -1,0 +1,136 @@
+"""The typed interface every study plugs into (in the spirit of AlgoPerf's spec.py).
+
+A study is a grid of *trials*. Each trial has coordinates (a small JSON-able dict,
+e.g. ``{"setting": "one", "n": 100, "m": 100, "penalty": "l1", "rep": 7}``) and a
+seed derived from the study seed and those coordinates, so that a trial's result
+does not depend on which other trials run, in which order, or in which batch.
+
+Config keys split in two:
+
+* *design keys* choose WHICH trials exist (the grid: n values, number of reps);
+* every other key changes WHAT a trial computes (solver tolerance, seed, ...).
+
+A trial's identity in the results store is (study, hash of the non-design keys,
+coordinates). Two runs that differ only in design keys (``--quick`` versus the
+full study) therefore share the trials they have in common.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Mapping, Sequence
+
+STATUSES = ("ok", "diverged", "failed")
+
+
+def canonical_json(obj: Any) -> str:
+    """JSON with sorted keys and no whitespace: equal objects give equal strings."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=_json_default)
+
+
+def _json_default(obj: Any) -> Any:
+    # numpy scalars and tuples reach us from configs and metrics.
+    if hasattr(obj, "item"):
+        return obj.item()
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj)
+    raise TypeError(f"not JSON-serialisable: {type(obj).__name__}")
+
+
+def stable_hash(obj: Any, length: int = 16) -> str:
+    return hashlib.sha256(canonical_json(obj).encode()).hexdigest()[:length]
+
+
+def derive_seed(parent_seed: int, *path: Any) -> int:
+    """A 63-bit seed derived from a parent seed and a path of JSON-able keys.
+
+    Hierarchical (study seed -> trial seed -> sub-seeds) and independent of
+    Python's hash randomisation, so it is stable across processes and runs.
+    """
+    digest = hashlib.sha256(canonical_json([int(parent_seed), list(path)]).encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """One trial, as the runner hands it to a study."""
+
+    study: str
+    coords: Mapping[str, Any]
+    seed: int
+    key: str
+    config_hash: str
+
+
+@dataclass
+class Outcome:
+    """What a study returns for one trial."""
+
+    status: str = "ok"
+    metrics: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"unknown trial status {self.status!r}; accepted: {', '.join(STATUSES)}")
+
+
+class Study:
+    """Base class of a study. Subclasses set the class attributes and implement
+    ``trials``, ``batch_key`` and ``run_batch``."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    #: the full default configuration (TOML-able values: int, float, str, bool, lists)
+    defaults: ClassVar[dict[str, Any]] = {}
+    #: overrides applied by ``--quick`` (a reduced study, at most 2 minutes on 2 cores)
+    quick: ClassVar[dict[str, Any]] = {}
+    #: keys that choose which trials exist; all others change what a trial computes
+    design_keys: ClassVar[frozenset[str]] = frozenset()
+    #: bump when a change of code changes trial results, to invalidate stored trials
+    version: ClassVar[int] = 1
+    #: largest number of trials handed to one ``run_batch`` call
+    max_batch: ClassVar[int] = 64
+
+    def validate(self, config: Mapping[str, Any]) -> None:
+        """Raise ValueError (one line) if a config value is out of range. Types are
+        checked by ``studies.config`` against ``defaults`` already."""
+
+    def trials(self, config: Mapping[str, Any]) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def batch_key(self, coords: Mapping[str, Any]) -> Any:
+        """Trials with equal keys may run in one ``run_batch`` call. Default: none batched."""
+        return canonical_json(coords)
+
+    def run_batch(self, config: Mapping[str, Any], batch: Sequence[TrialSpec]) -> list[Outcome]:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ helpers
+    def trial_config(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """The part of the config that changes a trial's result (non-design keys)."""
+        return {k: v for k, v in sorted(config.items()) if k not in self.design_keys}
+
+    def config_hash(self, config: Mapping[str, Any]) -> str:
+        return stable_hash({"study": self.name, "version": self.version, "config": self.trial_config(config)})
+
+    def trial_specs(self, config: Mapping[str, Any]) -> list[TrialSpec]:
+        chash = self.config_hash(config)
+        seed = int(config.get("seed", 0))
+        specs = []
+        for coords in self.trials(config):
+            specs.append(
+                TrialSpec(
+                    study=self.name,
+                    coords=dict(coords),
+                    seed=derive_seed(seed, self.name, coords),
+                    key=stable_hash({"config": chash, "coords": coords}, 24),
+                    config_hash=chash,
+                )
+            )
+        keys = [s.key for s in specs]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"study {self.name!r} produced duplicate trial coordinates")
+        return specs
