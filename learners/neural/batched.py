@@ -1,0 +1,152 @@
+"""K independent MLPs held as one batched network.
+
+Layer ``l`` of all K members is one weight tensor of shape ``(K, d_out, d_in)``
+(bias ``(K, d_out)``) applied with ``torch.baddbmm``; every such parameter is a
+:class:`BatchedParameter`, which carries ``batch_dims = 1`` so optimizers
+compute norms and other summaries per member (see ARCHITECTURE.md, "Batched
+parameters"). Member ``k`` is initialised exactly as ``MLP(..., seed=seeds[k])``.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import torch
+from torch import nn
+
+from learners.neural.models import MLP, activation_function
+
+
+class BatchedParameter(nn.Parameter):
+    """An ``nn.Parameter`` whose leading dimension indexes independent networks.
+
+    ``batch_dims`` is both a class attribute (kept by ``copy.deepcopy``, which
+    rebuilds the subclass) and an instance attribute (kept by pickling, which
+    rebuilds a plain ``Parameter`` with the instance's ``__dict__``).
+    """
+
+    batch_dims = 1
+
+    def __new__(cls, data: torch.Tensor, requires_grad: bool = True):
+        parameter = super().__new__(cls, data, requires_grad)
+        parameter.batch_dims = 1
+        return parameter
+
+
+class BatchedLinear(nn.Module):
+    """K linear maps ``x_k ↦ x_k W_kᵀ + b_k`` on inputs of shape ``(K, B, d_in)``."""
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None):
+        super().__init__()
+        self.weight = BatchedParameter(weight)
+        self.bias = None if bias is None else BatchedParameter(bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight_t = self.weight.transpose(1, 2)
+        if self.bias is None:
+            return torch.bmm(x, weight_t)
+        return torch.baddbmm(self.bias.unsqueeze(1), x, weight_t)
+
+
+class BatchedMLP(nn.Module):
+    """K MLPs of one architecture, one per seed, evaluated as a single computation.
+
+    ``forward`` takes ``(K, B, d_in)`` (one minibatch per member) or
+    ``(B, d_in)`` (the same rows for every member) and returns ``(K, B, C)``.
+    """
+
+    def __init__(self, in_features: int, out_features: int, *, seeds, width: int = 1024,
+                 depth: int = 2, activation: str = "relu", bias: bool = True,
+                 init: str = "torch-default", dtype=torch.float32):
+        seeds = list(seeds)
+        if not seeds:
+            raise ValueError("seeds must list at least one seed (one per member)")
+        members = [MLP(in_features, out_features, width=width, depth=depth, activation=activation,
+                       bias=bias, init=init, seed=seed, dtype=dtype) for seed in seeds]
+        super().__init__()
+        self._adopt(members)
+        self.init = init
+        self.seeds = seeds
+
+    @classmethod
+    def from_members(cls, members) -> "BatchedMLP":
+        """Stack already-initialised MLPs of one architecture (e.g. transported ones)."""
+        members = list(members)
+        if not members or not all(isinstance(m, MLP) for m in members):
+            raise TypeError("from_members needs a non-empty sequence of MLP instances")
+        architectures = {tuple(sorted(m.architecture().items())) for m in members}
+        if len(architectures) != 1:
+            raise ValueError("from_members needs MLPs of one architecture; got several: "
+                             f"{sorted(architectures)}")
+        batched = cls.__new__(cls)
+        nn.Module.__init__(batched)
+        batched._adopt(members)
+        batched.init = members[0].init if len({m.init for m in members}) == 1 else None
+        batched.seeds = [m.seed for m in members]
+        return batched
+
+    def _adopt(self, members: list[MLP]) -> None:
+        architecture = members[0].architecture()
+        for name, value in architecture.items():
+            setattr(self, name, value)
+        self.act = activation_function(self.activation)
+        self.num_members = len(members)
+        self.layers = nn.ModuleList(
+            BatchedLinear(
+                torch.stack([m.layers[i].weight.detach() for m in members]).clone(),
+                None if not self.bias else torch.stack([m.layers[i].bias.detach() for m in members]).clone(),
+            )
+            for i in range(len(members[0].layers))
+        )
+
+    @property
+    def first_layer(self) -> BatchedLinear:
+        return self.layers[0]
+
+    def architecture(self) -> dict:
+        return dict(in_features=self.in_features, out_features=self.out_features, width=self.width,
+                    depth=self.depth, activation=self.activation, bias=self.bias)
+
+    def _member_index(self, k: int) -> int:
+        if isinstance(k, bool) or not isinstance(k, numbers.Integral):
+            raise TypeError(f"member index must be an integer, got {k!r}")
+        if not 0 <= k < self.num_members:
+            raise ValueError(f"member index must be in [0, {self.num_members}), got {k}")
+        return int(k)
+
+    def member(self, k: int) -> MLP:
+        """A detached copy of member ``k`` as an ordinary :class:`MLP`."""
+        k = self._member_index(k)
+        # The cheap scheme allocates the layers; every value is overwritten below.
+        mlp = MLP(**self.architecture(), init="torch-default", seed=self.seeds[k],
+                  dtype=self.layers[0].weight.dtype)
+        mlp.init = self.init
+        self.copy_member_into(k, mlp)
+        return mlp.to(self.layers[0].weight.device)
+
+    @torch.no_grad()
+    def copy_member_into(self, k: int, mlp: MLP) -> None:
+        """Overwrite ``mlp``'s parameters with member ``k``'s."""
+        for batched_layer, layer in zip(self.layers, mlp.layers):
+            layer.weight.copy_(batched_layer.weight[k])
+            if self.bias:
+                layer.bias.copy_(batched_layer.bias[k])
+
+    @torch.no_grad()
+    def set_member(self, k: int, mlp: MLP) -> None:
+        """Overwrite member ``k``'s parameters with ``mlp``'s (same architecture)."""
+        k = self._member_index(k)
+        if mlp.architecture() != self.architecture():
+            raise ValueError(f"set_member needs an MLP with architecture {self.architecture()}, "
+                             f"got {mlp.architecture()}")
+        for batched_layer, layer in zip(self.layers, mlp.layers):
+            batched_layer.weight[k] = layer.weight
+            if self.bias:
+                batched_layer.bias[k] = layer.bias
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 2:
+            x = x.expand(self.num_members, *x.shape)
+        for layer in self.layers[:-1]:
+            x = self.act(layer(x))
+        return self.layers[-1](x)
