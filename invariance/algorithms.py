@@ -223,16 +223,21 @@ class NeuralAlgorithm(Algorithm):
             _transport_model(model, transform)
         result = train(model, self.optimizer, torch.as_tensor(X, dtype=torch.float64), torch.as_tensor(y),
                        steps=self.steps, batch_size=self.batch_size, loss=self.loss, order_seed=seed)
+        if result.status != "ok":
+            raise RuntimeError(f"{self.name} diverged at step {result.diverged_at_step} on the checker's task")
         return _FittedNetwork(result.model)
 
     def sample(self, X, y, X_eval, seeds, n_classes):
         import torch
 
+        from learners.neural.batched import BatchedMLP
         from learners.neural.engine import train_batched
 
-        result = train_batched(X.shape[1], n_classes, self.optimizer, torch.as_tensor(X, dtype=torch.float64),
-                               torch.as_tensor(y), seeds=list(seeds), steps=self.steps, batch_size=self.batch_size,
-                               loss=self.loss, dtype=torch.float64, **self.model_options)
+        # K seeded networks in one batched computation; each member's own seed
+        # fixes both its initialisation and its minibatch order
+        model = BatchedMLP(X.shape[1], n_classes, seeds=list(seeds), dtype=torch.float64, **self.model_options)
+        result = train_batched(model, self.optimizer, torch.as_tensor(X, dtype=torch.float64), torch.as_tensor(y),
+                               order_seed=list(seeds), steps=self.steps, batch_size=self.batch_size, loss=self.loss)
         with torch.no_grad():
             logits = result.model(torch.as_tensor(X_eval, dtype=torch.float64))
         return torch.softmax(logits, dim=-1).numpy()

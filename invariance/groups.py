@@ -94,6 +94,10 @@ class GroupElement:
     Attributes: ``name`` (group name), ``d``, ``acts_on`` ("inputs" or "outputs"),
     ``exact`` (True when g and g⁻¹ are exact in floating point: permutations
     and sign flips).
+
+    Subclasses implement ``exact``, ``_apply(X)`` and ``_transport(W)`` (called
+    after the shape/type check), ``_make_inverse()`` and, for ``compose`` with
+    a dense element, ``matrix()``.
     """
 
     name: str

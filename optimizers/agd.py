@@ -65,7 +65,9 @@ def _parts(group: dict) -> tuple[torch.Tensor, torch.Tensor | None]:
     if bias is not None:
         bd = batch_dims(weight)
         if weight.dim() - bd != 2:
-            raise ValueError(f"AGD supports biases on dense layers only; got a {tuple(weight.shape)} kernel with a bias")
+            raise ValueError(
+                f"AGD supports biases on dense layers only; got a {tuple(weight.shape)} kernel with a bias"
+            )
         if batch_dims(bias) != bd or bias.shape != weight.shape[: bd + 1]:
             raise ValueError(f"bias of shape {tuple(bias.shape)} does not match weight {tuple(weight.shape)}")
     return weight, bias
@@ -79,6 +81,11 @@ def layer_scale(weight: torch.Tensor, bias: torch.Tensor | None = None) -> float
     return math.sqrt(d_out / (d_in + (bias is not None))) / math.sqrt(kernel)
 
 
+def agd_step_size(summary: torch.Tensor) -> torch.Tensor:
+    """eta = log((1 + sqrt(1 + 4G)) / 2), written as log1p(2G / (1 + sqrt(1 + 4G))) to stay exact for small G."""
+    return torch.log1p(2 * summary / (1 + torch.sqrt(1 + 4 * summary)))
+
+
 def _slice_norms(d_weight: torch.Tensor, d_bias: torch.Tensor | None, bd: int) -> torch.Tensor:
     """Frobenius norm of each (augmented) matrix slice, shape (*batch, 1, 1, *kernel)."""
     sq = d_weight.square().sum(dim=(bd, bd + 1), keepdim=True)
@@ -87,12 +94,14 @@ def _slice_norms(d_weight: torch.Tensor, d_bias: torch.Tensor | None, bd: int) -
     return sq.sqrt()
 
 
-def _haar_semi_orthogonal(rows: int, cols: int, generator: torch.Generator) -> torch.Tensor:
-    """A Haar-distributed matrix with orthonormal rows or columns (float64)."""
-    z = torch.randn(max(rows, cols), min(rows, cols), generator=generator, dtype=torch.float64)
+def _haar_semi_orthogonal(count: int, rows: int, cols: int, generator: torch.Generator) -> torch.Tensor:
+    """``count`` independent Haar-distributed matrices with orthonormal rows or columns (float64)."""
+    z = torch.randn(count, max(rows, cols), min(rows, cols), generator=generator, dtype=torch.float64)
     q, r = torch.linalg.qr(z)
-    q = q * torch.sign(torch.diagonal(r)).unsqueeze(0)  # sign fix makes Q Haar, not QR-biased
-    return q if rows >= cols else q.T
+    signs = torch.sign(torch.diagonal(r, dim1=-2, dim2=-1))
+    signs = torch.where(signs == 0, 1.0, signs)
+    q = q * signs.unsqueeze(-2)  # moving R's signs into Q makes Q Haar (Mezzadri 2007), not QR-biased
+    return q if rows >= cols else q.mT
 
 
 @torch.no_grad()
@@ -113,9 +122,8 @@ def agd_init_(model_or_params, generator: torch.Generator | int) -> None:
         members, kernel = weight.shape[:bd], weight.shape[bd + 2 :]
         cols = d_in + (bias is not None)
         scale = layer_scale(weight, bias)
-        draws = torch.stack(
-            [scale * _haar_semi_orthogonal(d_out, cols, generator) for _ in range(members.numel() * kernel.numel())]
-        ).reshape(*members, *kernel, d_out, cols)
+        draws = scale * _haar_semi_orthogonal(members.numel() * kernel.numel(), d_out, cols, generator)
+        draws = draws.reshape(*members, *kernel, d_out, cols)
         weight.copy_(draws[..., :d_in].movedim((-2, -1), (bd, bd + 1)))
         if bias is not None:
             bias.copy_(draws[..., d_in])
@@ -153,7 +161,7 @@ class AGD(Optimizer):
 
     def _step_size(self, summary: torch.Tensor, unit_sq: torch.Tensor, depth: int) -> torch.Tensor:
         """eta minimising the majorant -eta*G + (e^eta - 1)^2 / 2 (per member)."""
-        return torch.log((1 + torch.sqrt(1 + 4 * summary)) / 2)
+        return agd_step_size(summary)
 
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None):

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import torch
 
-from optimizers.agd import AGD
+from optimizers.agd import AGD, agd_step_size
 
 _MAX_NEWTON_STEPS = 100
 
@@ -34,10 +34,10 @@ def regularised_step_size(summary: torch.Tensor, reg: torch.Tensor | float) -> t
     """Root of -G + (e^eta - 1) e^eta + reg * eta = 0 for eta >= 0 (reg = lam*dtilde/L >= 0), elementwise."""
     g = torch.as_tensor(summary, dtype=torch.float64)
     c = torch.as_tensor(reg, dtype=torch.float64)
-    eta = torch.log((1 + torch.sqrt(1 + 4 * g)) / 2)  # the root at c = 0: an upper bound
+    eta = agd_step_size(g)  # the root at c = 0: an upper bound
     for _ in range(_MAX_NEWTON_STEPS):
         e = torch.exp(eta)
-        value = (e - 1) * e + c * eta - g
+        value = torch.expm1(eta) * e + c * eta - g  # expm1: no cancellation for small eta
         slope = 2 * e * e - e + c
         proposal = eta - value / slope
         # monotone decrease in exact arithmetic: stop once rounding stalls it

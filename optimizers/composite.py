@@ -65,6 +65,9 @@ class CompositeOptimizer(Optimizer):
         # torch rebuilds a child's group dicts on load: share the new ones
         self.param_groups = [group for child in self.children for group in child.param_groups]
 
+    def __getstate__(self) -> dict:  # keep the children through copy.deepcopy and pickle
+        return {**super().__getstate__(), "children": self.children}
+
     def __repr__(self) -> str:
         inner = ",\n".join("  " + repr(child).replace("\n", "\n  ") for child in self.children)
         return f"{type(self).__name__}(\n{inner}\n)"

@@ -46,7 +46,9 @@ class LARS(Optimizer):
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"momentum must be in [0, 1), got {momentum}")
         if not weight_decay >= 0 or not trust_coefficient > 0:
-            raise ValueError(f"need weight_decay >= 0 and trust_coefficient > 0, got {weight_decay}, {trust_coefficient}")
+            raise ValueError(
+                f"need weight_decay >= 0 and trust_coefficient > 0, got {weight_decay}, {trust_coefficient}"
+            )
         defaults = dict(lr=lr, momentum=momentum, weight_decay=weight_decay, trust_coefficient=trust_coefficient)
         super().__init__(layer_param_groups(params), defaults)
 

@@ -23,6 +23,9 @@ giving it to Muon keeps the rotation equivariance that science.md section 1
 relies on, so by default every weight matrix uses Muon.  ``first_layer`` and
 ``last_layer`` ("muon" or "adamw") hand those layers (weight and bias) to AdamW.
 "First" and "last" are the first and last layers this optimizer is given.
+
+(``torch.optim.Muon`` exists but accepts 2-D parameters only, so it cannot
+take batched (K, d_out, d_in) weights; the core is therefore written here.)
 """
 
 from __future__ import annotations

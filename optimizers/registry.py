@@ -31,7 +31,7 @@ from optimizers.lamb import LAMB
 from optimizers.lars import LARS
 from optimizers.layers import layer_groups, layer_param_groups
 from optimizers.lion import Lion
-from optimizers.muon import Muon
+from optimizers.muon import Muon, MuonMatrices
 from optimizers.signsgd import SignSGD
 from optimizers.spec import OptimizerSpec, PerLayerSpec, parse_spec
 
@@ -44,7 +44,7 @@ class Entry:
 
 
 # Our optimizers take one param group per layer and honour p.batch_dims.
-_OURS = (AGD, AGDL2, AdamLayerwise, Muon, Lion, SignSGD, LARS, LAMB)
+_OURS = (AGD, AGDL2, AdamLayerwise, Muon, MuonMatrices, Lion, SignSGD, LARS, LAMB)
 
 _ENTRIES: dict[str, Entry] = {
     "sgd": Entry(torch.optim.SGD, {"lr": 0.1}, "plain SGD (torch.optim.SGD), lr 0.1"),
@@ -53,7 +53,9 @@ _ENTRIES: dict[str, Entry] = {
         torch.optim.SGD, {"lr": 0.01, "momentum": 0.9, "nesterov": True}, "SGD with Nesterov momentum 0.9, lr 0.01"
     ),
     "adam": Entry(torch.optim.Adam, {"lr": 1e-3}, "Adam (torch.optim.Adam), lr 1e-3"),
-    "adamw": Entry(torch.optim.AdamW, {"lr": 1e-3, "weight_decay": 0.01}, "AdamW, lr 1e-3, decoupled weight decay 0.01"),
+    "adamw": Entry(
+        torch.optim.AdamW, {"lr": 1e-3, "weight_decay": 0.01}, "AdamW, lr 1e-3, decoupled weight decay 0.01"
+    ),
     "rmsprop": Entry(torch.optim.RMSprop, {"lr": 1e-3}, "RMSprop (torch.optim.RMSprop), lr 1e-3"),
     "adagrad": Entry(torch.optim.Adagrad, {"lr": 1e-2}, "Adagrad (torch.optim.Adagrad), lr 1e-2"),
     "adam-layerwise": Entry(
@@ -64,7 +66,7 @@ _ENTRIES: dict[str, Entry] = {
     "agd-layerwise": Entry(AGD, {"layerwise": True}, "AGD with layer k's step divided by k (1 = input layer)"),
     "agd-l2": Entry(AGDL2, {}, "AGD for an L2-regularised loss, step size from the regularised majorant"),
     "muon": Entry(Muon, {}, "Muon: momentum + Newton-Schulz orthogonalised weight updates, AdamW for the rest"),
-    "lion": Entry(Lion, {}, "Lion (Chen et al. 2023): sign of interpolated momentum, lr 1e-4"),
+    "lion": Entry(Lion, {"lr": 3e-4}, "Lion (Chen et al. 2023): sign of interpolated momentum, lr 3e-4"),
     "signsgd": Entry(SignSGD, {}, "signSGD (Bernstein et al. 2018), Signum with momentum > 0, lr 1e-3"),
     "lars": Entry(LARS, {}, "LARS (You et al. 2017): momentum SGD with per-layer trust ratio"),
     "lamb": Entry(LAMB, {}, "LAMB (You et al. 2019): Adam direction with per-layer trust ratio"),
@@ -84,8 +86,10 @@ _ELEMENTWISE = (
     torch.optim.Rprop,
     torch.optim.ASGD,
 )
-# pytorch_optimizer names checked element-wise at their defaults (tests/test_optimizers_registry.py).
+# pytorch_optimizer names whose update is element-wise (checked in tests/test_optimizers_batched.py),
+# as long as only these hyperparameters are set.
 _PTO_ELEMENTWISE = frozenset({"lion", "signsgd", "adabelief", "yogi"})
+_PTO_ELEMENTWISE_KWARGS = frozenset({"lr", "betas", "eps", "momentum", "weight_decay", "weight_decouple", "maximize"})
 
 
 @dataclass(frozen=True)
@@ -107,7 +111,7 @@ class ResolvedSpec:
             params = list(model_or_params)
         try:
             return self.cls(params, **self.kwargs)
-        except (TypeError, ValueError, RuntimeError) as err:
+        except (TypeError, ValueError) as err:
             first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise type(err)(f"cannot build {self.name} with {self.kwargs}: {first_line}") from err
 
@@ -140,16 +144,17 @@ class PerLayerResolved:
         )
 
 
-def _accepted(cls: type[Optimizer]) -> list[str] | None:
-    """Keyword arguments of ``cls`` besides ``params``; None when it takes **kwargs."""
+def _accepted(cls: type[Optimizer], strict: bool = False) -> list[str] | None:
+    """Keyword arguments of ``cls`` besides ``params``; None when it takes **kwargs (unless ``strict``)."""
     parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+    if not strict and any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
         return None
-    return [p.name for p in parameters if p.name != "params" and p.kind is not inspect.Parameter.VAR_POSITIONAL]
+    skip = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    return [p.name for p in parameters if p.name != "params" and p.kind not in skip]
 
 
-def _check_kwargs(name: str, cls: type[Optimizer], kwargs: dict) -> None:
-    accepted = _accepted(cls)
+def _check_kwargs(name: str, cls: type[Optimizer], kwargs: dict, strict: bool = False) -> None:
+    accepted = _accepted(cls, strict)
     unknown = [key for key in kwargs if accepted is not None and key not in accepted]
     if unknown:
         raise ValueError(f"{name} does not accept {', '.join(map(repr, unknown))}; accepted: {', '.join(accepted)}")
@@ -196,8 +201,10 @@ def _resolve_one(spec: OptimizerSpec) -> ResolvedSpec:
     name = spec.name
     if name.startswith("pto:"):
         cls = _pto_class(name[len("pto:") :])
-        _check_kwargs(name, cls, spec.kwargs)
-        batched = name[len("pto:") :].lower() in _PTO_ELEMENTWISE or cls in _ELEMENTWISE
+        # pytorch_optimizer classes swallow unknown keywords in **kwargs: check against the named ones
+        _check_kwargs(name, cls, spec.kwargs, strict=True)
+        elementwise = name[len("pto:") :].lower() in _PTO_ELEMENTWISE and set(spec.kwargs) <= _PTO_ELEMENTWISE_KWARGS
+        batched = elementwise or cls in _ELEMENTWISE
         return ResolvedSpec(name, cls, dict(spec.kwargs), batched=batched)
     if ":" in name:
         cls = _import_class(name)

@@ -52,6 +52,8 @@ def _kwargs(spec: str, args: str) -> dict:
     for kw in call.keywords:
         if kw.arg is None:
             raise ValueError(f"bad optimizer spec {spec!r}: '**' is not allowed")
+        if kw.arg in kwargs:
+            raise ValueError(f"bad optimizer spec {spec!r}: hyperparameter {kw.arg!r} repeated")
         try:
             kwargs[kw.arg] = ast.literal_eval(kw.value)
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):

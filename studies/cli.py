@@ -98,11 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("kind", nargs="?", choices=list(_catalogues()))
     lst.set_defaults(func=cmd_list)
 
-    for module in ("invariance.cli", "studies.datasets.cli"):
-        try:
-            importlib.import_module(module).add_arguments(sub)
-        except ModuleNotFoundError:  # TODO(lead): explicit once both exist
-            pass
+    from invariance.cli import add_arguments as add_check
+    from studies.datasets.cli import add_arguments as add_data
+
+    add_check(sub)
+    add_data(sub)
     return parser
 
 

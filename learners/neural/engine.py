@@ -145,9 +145,11 @@ def train_batched(model: BatchedMLP, optimizer_spec, X, y, *, order_seed, epochs
     return BatchedTrainResult(model=model, members=members, batched=True)
 
 
-def batching_fallbacks() -> list[str]:
-    """Registry optimizers that :func:`train_batched` runs member by member."""
-    return sorted(name for name in optimizers.describe() if not optimizers.supports_batching(name))
+def batching_fallbacks(specs=None) -> list:
+    """The optimizer specs (default: every registry name) that :func:`train_batched`
+    runs member by member, because ``optimizers.supports_batching`` is False for them."""
+    specs = optimizers.names() if specs is None else list(specs)
+    return [spec for spec in specs if not optimizers.supports_batching(spec)]
 
 
 def _order_seeds(order_seed, num_members: int) -> list[int] | int:
@@ -172,8 +174,15 @@ def _train_members_one_by_one(model: BatchedMLP, optimizer_spec, X, y, order_see
     return BatchedTrainResult(model=model, members=results, batched=False)
 
 
+def as_tensor(values) -> torch.Tensor:
+    """``torch.as_tensor`` without sharing read-only numpy memory (torch cannot honour it)."""
+    if isinstance(values, np.ndarray) and not values.flags.writeable:
+        values = values.copy()
+    return torch.as_tensor(values)
+
+
 def _as_features(name: str, X, dtype: torch.dtype, device) -> torch.Tensor:
-    X = torch.as_tensor(X)
+    X = as_tensor(X)
     if X.dim() < 2:
         raise ValueError(f"{name} must have one row per sample (2-D or more), got shape {tuple(X.shape)}")
     X = X.to(device=device, dtype=dtype)
@@ -183,7 +192,7 @@ def _as_features(name: str, X, dtype: torch.dtype, device) -> torch.Tensor:
 
 
 def _as_labels(name: str, y, n_rows: int, num_classes: int, device) -> torch.Tensor:
-    y = torch.as_tensor(y)
+    y = as_tensor(y)
     if y.dim() != 1 or len(y) != n_rows:
         raise ValueError(f"{name} must be 1-D with one label per row ({n_rows}), got shape {tuple(y.shape)}")
     if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
@@ -358,11 +367,13 @@ class _Loop:
     @torch.no_grad()
     def _zero_member(self, k: int) -> None:
         """Clear a diverged member's non-finite values so they cannot reach anything else."""
+        states = list(_optimizer_states(self.optimizer))
         for p in self.parameters:
             p[k] = 0
-            for value in self.optimizer.state.get(p, {}).values():
-                if torch.is_tensor(value) and value.shape == p.shape:
-                    value[k] = 0
+            for state in states:
+                for value in state.get(p, {}).values():
+                    if torch.is_tensor(value) and value.shape == p.shape:
+                        value[k] = 0
 
     def _freeze(self) -> None:
         self.frozen = torch.as_tensor(~self.active, device=self.device)
@@ -432,6 +443,14 @@ class _Loop:
                                        steps=int(self.steps_done[k]), history=history,
                                        best_epoch=self.best_epoch[k], stopped_early=self.stopped_early[k]))
         return results
+
+
+def _optimizer_states(optimizer: torch.optim.Optimizer):
+    """Every per-parameter state mapping, including those of a composite's children."""
+    yield optimizer.state
+    if isinstance(optimizer, optimizers.CompositeOptimizer):
+        for child in optimizer.children:
+            yield from _optimizer_states(child)
 
 
 def _plain(value):

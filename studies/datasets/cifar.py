@@ -64,11 +64,15 @@ def _field(batch: dict, key: str, source: str):
 def parse_python_batch(batch, source: str) -> tuple[np.ndarray, np.ndarray]:
     """Images and labels from an unpickled python batch (a dict), with every field checked."""
     if not isinstance(batch, dict):
-        raise DatasetError(f"{source}: not a CIFAR-10 python batch: the pickle holds a {type(batch).__name__}, not a dict")
+        raise DatasetError(
+            f"{source}: not a CIFAR-10 python batch: the pickle holds a {type(batch).__name__}, not a dict"
+        )
     data = _field(batch, "data", source)
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != PIXELS:
         what = f"{data.dtype} array of shape {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
-        raise DatasetError(f"{source}: wrong record size: 'data' must be a uint8 array of shape (N, {PIXELS}), got {what}")
+        raise DatasetError(
+            f"{source}: wrong record size: 'data' must be a uint8 array of shape (N, {PIXELS}), got {what}"
+        )
     raw_labels = _field(batch, "labels", source)
     labels = np.asarray(raw_labels) if isinstance(raw_labels, (list, tuple, np.ndarray)) else None
     if labels is None or labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
@@ -108,5 +112,8 @@ def read_python_meta(path: Path) -> tuple[tuple[str, ...], dict]:
     meta = safe_loads(content, str(path))
     if not isinstance(meta, dict):
         raise DatasetError(f"{path}: not a CIFAR-10 batches.meta: the pickle holds a {type(meta).__name__}")
-    names = [n.decode("latin1") if isinstance(n, bytes) else n for n in _field(meta, "label_names", str(path))]
+    names = _field(meta, "label_names", str(path))
+    if not isinstance(names, list):
+        raise DatasetError(f"{path}: 'label_names' must be a list of strings, got {type(names).__name__}")
+    names = [n.decode("latin1") if isinstance(n, bytes) else n for n in names]
     return _check_class_names(names, str(path)), record

@@ -30,6 +30,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from tqdm import tqdm
+
 from studies.datasets import cifar
 from studies.datasets.errors import DatasetError, DownloadError
 from studies.datasets.fileio import md5_of_file
@@ -166,7 +168,8 @@ def fetch_verified(urls: tuple[str, ...], destination: Path, md5: str, *, progre
         if digest != md5:
             partial.unlink()
             raise DatasetError(
-                f"{url}: checksum mismatch for {destination.name}: md5 {digest}, expected {md5}; the download was deleted"
+                f"{url}: checksum mismatch for {destination.name}: md5 {digest}, expected {md5}; "
+                "the download was deleted"
             )
         os.replace(partial, destination)
         _say(progress, f"{destination.name}: downloaded, md5 verified")
@@ -205,8 +208,6 @@ def _transfer(url: str, partial: Path, progress: bool, timeout: float) -> None:
         total = offset + int(length) if length is not None else None
         written = offset
         try:
-            from tqdm import tqdm
-
             with open(partial, "ab" if offset else "wb") as out, tqdm(
                 total=total, initial=offset, unit="B", unit_scale=True, desc=partial.name[: -len(".part")],
                 disable=not progress, file=sys.stderr, leave=False,
@@ -226,10 +227,10 @@ def _transfer(url: str, partial: Path, progress: bool, timeout: float) -> None:
 def _member_path(member: tarfile.TarInfo, top: str, archive: Path) -> PurePosixPath:
     """The member's path, checked to be a regular file or folder inside ``top/``."""
     path = PurePosixPath(member.name)
-    kind = "regular file" if member.isfile() else "folder" if member.isdir() else "link or special file"
-    if member.name.startswith("/") or "\\" in member.name or ".." in path.parts or not path.parts or path.parts[0] != top:
+    outside = not path.parts or path.parts[0] != top or ".." in path.parts
+    if member.name.startswith("/") or "\\" in member.name or outside:
         raise DatasetError(f"{archive}: unsafe member path {member.name!r}: only paths inside {top}/ are extracted")
-    if kind == "link or special file":
+    if not (member.isfile() or member.isdir()):
         raise DatasetError(f"{archive}: refusing member {member.name!r}: a link or special file")
     return path
 

@@ -5,6 +5,8 @@ Every message is one line that names the file (or URL) and what is wrong with it
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 
@@ -34,3 +36,14 @@ def check_label_range(labels: np.ndarray, n_classes: int, source: str) -> None:
             f"{source}: label out of range: record {first} has label {int(labels[first])} "
             f"({bad.size} bad in all); accepted labels are 0..{n_classes - 1}"
         )
+
+
+def check_int(value, what: str, minimum: int, allow_none: bool = False) -> int | None:
+    """``value`` as an int ≥ ``minimum`` (None passes when allowed); TypeError / DatasetError otherwise."""
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+        raise TypeError(f"{what} must be an int ≥ {minimum}{' or None' if allow_none else ''}, got {value!r}")
+    if value < minimum:
+        raise DatasetError(f"{what} must be an int ≥ {minimum}, got {value}")
+    return int(value)

@@ -50,7 +50,8 @@ def parse_idx(content: bytes, source: str) -> tuple[int, np.ndarray]:
     dims = "×".join(map(str, shape))
     if found < expected:
         raise DatasetError(
-            f"{source}: truncated: the header declares {dims} values ({expected:,} bytes) but only {found:,} bytes follow"
+            f"{source}: truncated: the header declares {dims} values ({expected:,} bytes) "
+            f"but only {found:,} bytes follow"
         )
     if found > expected:
         raise DatasetError(
@@ -86,14 +87,3 @@ def read_idx_pair(images_path: Path, labels_path: Path, n_classes: int) -> tuple
         )
     check_label_range(labels, n_classes, str(labels_path))
     return images[:, None, :, :], labels.astype(np.int64), [images_record, labels_record]
-
-
-def encode_idx(array: np.ndarray) -> bytes:
-    """IDX bytes of an array (the inverse of :func:`parse_idx`; used to write test files)."""
-    array = np.asarray(array)
-    codes = {dtype: code for code, dtype in IDX_TYPES.items()}
-    big_endian = array.dtype.newbyteorder(">")
-    if big_endian not in codes or not 1 <= array.ndim <= 255:
-        raise DatasetError(f"cannot encode dtype {array.dtype} with {array.ndim} dimensions as IDX")
-    header = bytes([0, 0, codes[big_endian], array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
-    return header + np.ascontiguousarray(array, dtype=big_endian).tobytes()

@@ -69,13 +69,16 @@ def sample_group_element(group: str, d: int, seed: int, input_shape: tuple[int, 
 
     spec = groups.GROUPS.get(group) if isinstance(group, str) else None
     if spec is None:
-        raise DatasetError(f"unknown transform {group!r}; accepted: {', '.join(n for n, s in groups.GROUPS.items() if s.acts_on == 'inputs')}")
+        accepted = ", ".join(n for n, s in groups.GROUPS.items() if s.acts_on == "inputs")
+        raise DatasetError(f"unknown transform {group!r}; accepted: {accepted}")
     if spec.acts_on != "inputs":
         raise DatasetError(f"transform {group!r} acts on {spec.acts_on}; a dataset transform must act on inputs")
     options = dict(options)
     if "image_shape" in spec.options and "image_shape" not in options:
         if len(input_shape) != 3:
-            raise DatasetError(f"transform {group!r} acts on (C, H, W) images; this dataset's inputs have shape {input_shape}")
+            raise DatasetError(
+                f"transform {group!r} acts on (C, H, W) images; this dataset's inputs have shape {input_shape}"
+            )
         options["image_shape"] = tuple(input_shape)
     return groups.sample(group, d, seed=seed, **options)
 

@@ -35,7 +35,7 @@ import torch
 
 from studies.datasets import sources
 from studies.datasets.dataset import Dataset
-from studies.datasets.errors import DataNotFoundError, DatasetError
+from studies.datasets.errors import DataNotFoundError, DatasetError, check_int
 from studies.datasets.preprocess import (
     STANDARDIZE_MODES,
     apply_flat,
@@ -121,16 +121,6 @@ def available(name: str, data_dir=None) -> bool:
     return spec.locate(root) is not None
 
 
-def _check_int(value, what: str, minimum: int, allow_none: bool = False):
-    if value is None and allow_none:
-        return None
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-        raise TypeError(f"{what} must be an int ≥ {minimum}{' or None' if allow_none else ''}, got {value!r}")
-    if value < minimum:
-        raise DatasetError(f"{what} must be an int ≥ {minimum}, got {value}")
-    return int(value)
-
-
 def _check_choice(value, what: str, accepted) -> None:
     if not isinstance(value, str) or value not in accepted:
         raise DatasetError(f"unknown {what} {value!r}; accepted: {', '.join(accepted)}")
@@ -159,11 +149,17 @@ def _split(raw: sources.RawData, name: str, split: str, fraction: float, seed: i
         raise DatasetError(f"holdout_fraction={fraction} leaves an empty train or test set of {len(y)} examples")
     train_index, test_index = stratified_indices(y, len(y) - n_holdout, np.random.default_rng([seed, _SPLIT_STREAM]))
     description = (
-        f"holdout: a stratified split (seed {seed}) of the official test set ({len(y):,} examples) into "
+        f"holdout: a stratified split (seed {seed}) of {raw.test_set_name} ({len(y):,} examples) into "
         f"{len(train_index)} train / {len(test_index)} test"
     )
-    reason = raw.train_missing_reason if raw.train is None else "split='holdout' leaves the official training set unused"
-    note = f"{name}: {reason}; train and test are {len(train_index)} / {len(test_index)} examples of its official test set (stratified, seed {seed})"
+    if raw.train is None:
+        reason = raw.train_missing_reason
+    else:
+        reason = "split='holdout' leaves the official training set unused"
+    note = (
+        f"{name}: {reason}; train and test are {len(train_index)} / {len(test_index)} examples of "
+        f"{raw.test_set_name} (stratified split, seed {seed})"
+    )
     return (X[train_index], y[train_index]), (X[test_index], y[test_index]), description, [note]
 
 
@@ -175,6 +171,30 @@ def _subsample(part, n, what: str, stream: int, seed: int):
         raise DatasetError(f"{what}={n} exceeds the {len(y)} examples available")
     index, _ = stratified_indices(y, n, np.random.default_rng([seed, stream]))
     return X[index], y[index]
+
+
+def _scale(train: np.ndarray, test: np.ndarray, pixel_max: float | None, mode: str):
+    """Float64 copies scaled to [0, 1] (when ``pixel_max``) and standardised with training statistics.
+
+    Returns (X_train, X_test, description, record); the record holds the
+    statistics for the global and channel modes.
+    """
+    X_train, X_test = train.astype(np.float64), test.astype(np.float64)
+    description = "stored values used as they are"
+    if pixel_max is not None:
+        X_train /= pixel_max
+        X_test /= pixel_max
+        description = f"stored values / {pixel_max:g} -> [0, 1]"
+    record = {"mode": mode}
+    if mode == "none":
+        return X_train, X_test, description, record
+    mean, std = standardization(X_train, mode)
+    for X in (X_train, X_test):
+        X -= mean
+        X /= std
+    if mode in ("global", "channel"):
+        record.update(mean=mean.ravel().tolist(), std=std.ravel().tolist())
+    return X_train, X_test, f"{description}; then standardised ({STANDARDIZE_MODES[mode]})", record
 
 
 def load(
@@ -207,16 +227,17 @@ def load(
     spec = get_spec(name)
     unknown = sorted(set(options) - set(spec.options))
     if unknown:
-        raise DatasetError(f"{name} got unknown options {unknown}; its own options: {', '.join(spec.options) or 'none'}")
+        accepted = ", ".join(spec.options) or "none"
+        raise DatasetError(f"{name} got unknown options {unknown}; its own options: {accepted}")
     _check_choice(split, "split", SPLITS)
     _check_choice(standardize, "standardize mode", STANDARDIZE_MODES)
-    seed = _check_int(seed, "seed", 0)
-    n_train = _check_int(n_train, "n_train", 1, allow_none=True)
-    n_test = _check_int(n_test, "n_test", 1, allow_none=True)
+    seed = check_int(seed, "seed", 0)
+    n_train = check_int(n_train, "n_train", 1, allow_none=True)
+    n_test = check_int(n_test, "n_test", 1, allow_none=True)
     if not isinstance(holdout_fraction, numbers.Real) or not 0 < holdout_fraction < 1:
         raise DatasetError(f"holdout_fraction must be a number in (0, 1), got {holdout_fraction!r}")
     torch_dtype = _resolve_dtype(dtype)
-    transform_seed = seed if transform_seed is None else _check_int(transform_seed, "transform_seed", 0)
+    transform_seed = seed if transform_seed is None else check_int(transform_seed, "transform_seed", 0)
     if transform is not None and not isinstance(transform, str):
         raise TypeError(f"transform must be a group name or None, got {transform!r}")
     if transform_options and transform is None:
@@ -227,22 +248,7 @@ def load(
     train = _subsample(train, n_train, "n_train", _TRAIN_STREAM, seed)
     test = _subsample(test, n_test, "n_test", _TEST_STREAM, seed)
 
-    X_train, X_test = (part[0].astype(np.float64) for part in (train, test))
-    scaling = "stored values used as they are"
-    if raw.pixel_max is not None:
-        X_train /= raw.pixel_max
-        X_test /= raw.pixel_max
-        scaling = f"stored values / {raw.pixel_max:g} -> [0, 1]"
-    mean, std = standardization(X_train, standardize)
-    if standardize != "none":
-        for X in (X_train, X_test):
-            X -= mean
-            X /= std
-        scaling += f"; then standardised ({STANDARDIZE_MODES[standardize]})"
-    standardization_record = {"mode": standardize}
-    if standardize in ("global", "channel"):
-        standardization_record.update(mean=mean.ravel().tolist(), std=std.ravel().tolist())
-
+    X_train, X_test, scaling, standardization_record = _scale(train[0], test[0], raw.pixel_max, standardize)
     transform_record = None
     if transform is not None:
         element = sample_group_element(transform, math.prod(raw.input_shape), transform_seed, raw.input_shape,
@@ -265,7 +271,9 @@ def load(
         "split": split_text,
         "split_rule": split,
         "seed": seed,
-        "subsample": {"n_train": n_train, "n_test": n_test, "rule": "stratified, seeded"} if (n_train or n_test) else None,
+        "subsample": (
+            {"n_train": n_train, "n_test": n_test, "rule": "stratified, seeded"} if (n_train or n_test) else None
+        ),
         "n_train": len(train[1]),
         "n_test": len(test[1]),
         "scaling": scaling,

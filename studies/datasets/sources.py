@@ -22,14 +22,16 @@ from pathlib import Path
 import numpy as np
 
 from studies.datasets import cifar
-from studies.datasets.errors import DataNotFoundError, DatasetError
+from studies.datasets.errors import DataNotFoundError, DatasetError, check_int
 from studies.datasets.idx import read_idx_pair
 from studies.datasets.mnist1d import MNIST1DConfig, generate
 
 DATA_ENV = "SYMBENCH_DATA"
 
 MNIST_CLASSES = tuple(str(d) for d in range(10))
-FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+FASHION_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)
 IDX_FOLDERS = {"mnist": ("mnist", "MNIST/raw"), "fashion-mnist": ("fashion-mnist", "FashionMNIST/raw")}
 IDX_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -47,7 +49,8 @@ class RawData:
 
     ``train`` is None when the source has no (available) training split.
     ``pixel_max`` divides the stored values into [0, 1]; None when they are
-    already real-valued (no scaling).
+    already real-valued (no scaling). A holdout split divides ``test``, which
+    ``test_set_name`` names in the provenance.
     """
 
     test: tuple[np.ndarray, np.ndarray]
@@ -59,6 +62,7 @@ class RawData:
     files: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     train_missing_reason: str = ""
+    test_set_name: str = "the official test set"
 
 
 def resolve_data_dir(data_dir, dataset: str) -> Path:
@@ -139,7 +143,8 @@ def read_cifar10(data_dir, format: str = "auto") -> RawData:  # noqa: A002 - the
     root = resolve_data_dir(data_dir, "cifar10")
     found = locate_cifar10(root, format)
     if found is None:
-        wanted = " or ".join(f"{root / CIFAR_FOLDERS[f][0]}" for f in (("binary", "python") if format == "auto" else (format,)))
+        formats = ("binary", "python") if format == "auto" else (format,)
+        wanted = " or ".join(str(root / CIFAR_FOLDERS[f][0]) for f in formats)
         raise DataNotFoundError(f"cifar10: no test batch in {wanted} (`symbench data download cifar10`)")
     fmt, folder = found
     suffix, read_batch = (".bin", cifar.read_binary_batch) if fmt == "binary" else ("", cifar.read_python_batch)
@@ -198,12 +203,14 @@ def read_digits(data_dir=None) -> RawData:
         pixel_max=16.0,
         source="scikit-learn load_digits() (UCI optical recognition of handwritten digits, test part), bundled",
         train_missing_reason="scikit-learn's digits has no official train/test split",
+        test_set_name="the whole dataset",
     )
 
 
 def read_mnist1d(data_dir=None, n_samples: int = 5000, generator_seed: int = 42) -> RawData:
     """MNIST-1D generated locally (:mod:`studies.datasets.mnist1d`); generator seed 42 is the canonical set."""
-    config = MNIST1DConfig(num_samples=n_samples, seed=generator_seed)
+    config = MNIST1DConfig(num_samples=check_int(n_samples, "mnist1d n_samples", 10),
+                           seed=check_int(generator_seed, "mnist1d generator_seed", 0))
     data = generate(config)
     shape = (1, config.final_seq_length)
     return RawData(

@@ -1,0 +1,77 @@
+"""``symbench check SPEC``: which symmetries does this optimizer or learner have?
+
+SPEC is an optimizer (registry name, spec string such as ``adam(lr=1e-3)``,
+``package.module:Class(lr=0.1)``, ``pto:NAME``, ``layers: [sgd, adam]``), a named
+learner from ``symbench list learners`` (``l2-logistic``, ``svm-rbf``, ...), or a
+scikit-learn estimator by import path (``sklearn.svm:SVC(C=2.0)``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+
+
+def resolve_algorithm(spec: str):
+    """A learner name, an estimator import path, or else an optimizer spec (kept as text)."""
+    from learners import catalog
+
+    if spec in catalog.LEARNERS:
+        return catalog.make(spec)
+    from optimizers.spec import parse_one
+
+    if ":" in spec and not spec.startswith("pto:") and not spec.lstrip().startswith("layers"):
+        parsed = parse_one(spec)
+        module_name, _, attr = parsed.name.partition(":")
+        try:
+            obj = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError) as exc:
+            raise ValueError(f"cannot import {parsed.name!r} ({exc})") from None
+        if inspect.isclass(obj) and hasattr(obj, "fit") and hasattr(obj, "get_params"):
+            return obj(**parsed.kwargs)
+    return spec
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from invariance.checker import check_equivariance
+
+    if args.elements < 1 or args.seeds < 0:
+        raise ValueError(f"--elements must be at least 1 and --seeds at least 0, got {args.elements} and {args.seeds}")
+    groups = [g.strip() for g in args.groups.split(",") if g.strip()]
+    options = {}
+    if args.init:
+        options["init"] = args.init
+    if args.steps:
+        options["steps"] = args.steps
+    algorithm = resolve_algorithm(args.spec)
+    if not isinstance(algorithm, str):
+        options = {}  # estimator: the network options do not apply
+    report = check_equivariance(algorithm, groups, seeds=args.seeds, n_elements=args.elements,
+                                distributional=args.seeds >= 2, seed=args.seed, **options)
+    if args.format == "json":
+        print(report.to_json())
+    elif args.format == "markdown":
+        print(report.to_markdown())
+    else:
+        print(f"{report.algorithm}:")
+        print(report.to_table())
+    return 0
+
+
+def add_arguments(sub) -> None:
+    from invariance.checker import DEFAULT_GROUPS
+
+    check = sub.add_parser("check", help="which symmetries an optimizer or learner has")
+    check.add_argument("spec", help="optimizer spec, learner name, or package.module:Class(...)")
+    check.add_argument("--groups", default=",".join(DEFAULT_GROUPS),
+                       help="comma-separated groups (symbench list groups; default: %(default)s)")
+    check.add_argument("--seeds", type=int, default=32, help="K seeds per side of the distributional test (0: skip it)")
+    check.add_argument("--elements", type=int, default=3, help="random group elements per group (coupled test)")
+    check.add_argument("--init", choices=["gaussian", "orthogonal", "torch-default", "auto"],
+                       help="the checker network's initialisation (default gaussian)")
+    check.add_argument("--steps", type=int, help="training steps of the checker network (default 200)")
+    check.add_argument("--seed", type=int, default=0)
+    check.add_argument("--format", choices=["table", "json", "markdown"], default="table")
+    check.set_defaults(func=cmd_check)
+
