@@ -49,7 +49,7 @@ class Sizes:
 
 
 FULL = Sizes(mnist_rows=12_800, repeats=7, seeds=32, seed_epochs=100, seed_repeats=3, mm_size=2048)
-QUICK = Sizes(mnist_rows=1_280, repeats=2, seeds=4, seed_epochs=3, seed_repeats=1, mm_size=512)
+QUICK = Sizes(mnist_rows=384, repeats=1, seeds=3, seed_epochs=2, seed_repeats=1, mm_size=256)
 
 
 def synthetic(rows: int, features: int, classes: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
@@ -204,10 +205,16 @@ def _control_for(g: groups_mod.GroupElement, task: Task, seed: int) -> groups_mo
     return _RoundTrip(g)
 
 
-def coupled_test(alg: Algorithm, task: Task, g: groups_mod.GroupElement, seed: int) -> dict[str, float]:
-    """One element's coupled comparison; returns the metrics of ``compare_outputs``."""
+def coupled_test(alg: Algorithm, task: Task, g: groups_mod.GroupElement, seed: int,
+                 base_fits: dict | None = None) -> dict[str, float]:
+    """One element's coupled comparison; returns the metrics of ``compare_outputs``.
+    ``base_fits`` caches the untransformed run per seed (shared by elements,
+    controls and groups)."""
     C = task.n_classes
-    base = alg.fit(task.X_train, task.y_train, seed=seed, n_classes=C)
+    base_fits = {} if base_fits is None else base_fits
+    if seed not in base_fits:
+        base_fits[seed] = alg.fit(task.X_train, task.y_train, seed=seed, n_classes=C)
+    base = base_fits[seed]
     if g.acts_on == "outputs":
         moved = alg.fit(task.X_train, g.apply_labels(task.y_train), seed=seed, n_classes=C, transform=g)
         expected, got = g.apply(base.predict_scores(task.X_test)), moved.predict_scores(task.X_test)
@@ -221,7 +228,7 @@ def coupled_test(alg: Algorithm, task: Task, g: groups_mod.GroupElement, seed: i
 
 def check_group(alg: Algorithm, group: str, task: Task, *, n_elements: int = 3, seeds: int = 32,
                 coupled: bool = True, distributional: bool = True, rule: VerdictRule = VerdictRule(),
-                seed: int = 0, base_sample: np.ndarray | None = None) -> GroupResult:
+                seed: int = 0, base_sample: np.ndarray | None = None, base_fits: dict | None = None) -> GroupResult:
     if group not in groups_mod.GROUPS:
         raise ValueError(f"unknown group {group!r}; accepted: {', '.join(groups_mod.GROUPS)}")
     result = GroupResult(group=group, verdict="inconclusive")
@@ -231,8 +238,9 @@ def check_group(alg: Algorithm, group: str, task: Task, *, n_elements: int = 3, 
     if coupled:
         worst, floor = None, 0.0
         for i, g in enumerate(elements):
-            m = coupled_test(alg, task, g, seed=seed + i)
-            c = coupled_test(alg, task, _control_for(g, task, element_seeds[i] + 1), seed=seed + i)
+            base_fits = {} if base_fits is None else base_fits
+            m = coupled_test(alg, task, g, seed=seed + i, base_fits=base_fits)
+            c = coupled_test(alg, task, _control_for(g, task, element_seeds[i] + 1), seed=seed + i, base_fits=base_fits)
             result.elements.append({"element": g.to_dict(), "coupled": m, "control": c})
             floor = max(floor, c["max_rel_error"])
             if worst is None or m["max_rel_error"] > worst["max_rel_error"]:
@@ -276,6 +284,30 @@ def check_equivariance(algorithm, groups: Sequence[str] = DEFAULT_GROUPS, *, tas
                        rule: VerdictRule = VerdictRule(), seed: int = 0, **algorithm_options) -> EquivarianceReport:
     """Check an algorithm (optimizer name/spec/import path/class, or a scikit-learn
     estimator) against each group; see the module docstring for the tests and the rule."""
+    with _one_thread():
+        return _check_equivariance(algorithm, groups, task, n_elements, seeds, coupled, distributional, rule,
+                                   seed, algorithm_options)
+
+
+@contextmanager
+def _one_thread():
+    """The checker's networks are tiny: one thread is fastest (no sync overhead)
+    and keeps a run independent of the machine's core count."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _check_equivariance(algorithm, groups, task, n_elements, seeds, coupled, distributional, rule, seed,
+                        algorithm_options) -> EquivarianceReport:
     alg = as_algorithm(algorithm, **algorithm_options)
     groups = [groups] if isinstance(groups, str) else list(groups)
     for group in groups:
@@ -287,10 +319,11 @@ def check_equivariance(algorithm, groups: Sequence[str] = DEFAULT_GROUPS, *, tas
     if distributional and seeds >= 2:
         base_sample = alg.sample(task.X_train, task.y_train, task.X_test[: task.n_probe],
                                  [_derive(seed, "S", k) for k in range(seeds)], task.n_classes)
-    results = {}
+    results, base_fits = {}, {}
     for group in groups:
         results[group] = check_group(alg, group, task, n_elements=n_elements, seeds=seeds, coupled=coupled,
-                                     distributional=distributional, rule=rule, seed=seed, base_sample=base_sample)
+                                     distributional=distributional, rule=rule, seed=seed, base_sample=base_sample,
+                                     base_fits=base_fits)
     settings = {"task": task.describe(), "n_elements": n_elements, "seeds": seeds, "rule": asdict(rule), "seed": seed}
     return EquivarianceReport(alg.name, results, settings)
 

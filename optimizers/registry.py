@@ -113,12 +113,17 @@ class ResolvedSpec:
             return self.cls(params, **self.kwargs)
         except (TypeError, ValueError) as err:
             first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise type(err)(f"cannot build {self.name} with {self.kwargs}: {first_line}") from err
+            kind = TypeError if isinstance(err, TypeError) else ValueError
+            raise kind(f"cannot build {self.name} with {self.kwargs}: {first_line}") from err
 
 
 @dataclass(frozen=True)
 class PerLayerResolved:
-    """Per-layer rules: rule i optimises layer i, the last rule the remaining layers."""
+    """Per-layer rules: rule i optimises layer i, the last rule the remaining layers.
+
+    Each rule builds its own child optimizer over its layers only, so a
+    layer-aware child (AGD's depth L, Muon's first/last layer) sees just those.
+    """
 
     rules: tuple[ResolvedSpec, ...]
 

@@ -21,7 +21,7 @@ class LoopOnlySGD(torch.optim.SGD):
     """An optimizer the registry knows nothing about, so it cannot be batched."""
 
 
-def data(n=200, d=12, seed=0):
+def data(n=160, d=12, seed=0):
     generator = torch.Generator().manual_seed(seed)
     X = torch.randn(n, d, generator=generator, dtype=torch.float64)
     return X, ((X[:, 0] * X[:, 1] > 0).long() + (X[:, 2] > 1).long())
@@ -40,7 +40,8 @@ def assert_members_match_alone(batched_result, alone_results, tolerance=TOLERANC
     for member, alone in zip(batched_result.members, alone_results):
         assert (member.status, member.diverged_at_step, member.steps) == (alone.status, alone.diverged_at_step,
                                                                           alone.steps)
-        assert max_difference(member.model, alone.model) <= tolerance
+        if alone.status == "ok":  # a diverged member's parameters are meaningless (cleared when batched)
+            assert max_difference(member.model, alone.model) <= tolerance
         frame, alone_frame = member.to_frame(), alone.to_frame()
         assert frame.shape == alone_frame.shape
         assert ((frame - alone_frame).abs().fillna(0) <= tolerance).all().all()
@@ -85,7 +86,7 @@ def test_a_diverging_member_is_masked_and_the_others_continue(spec):
     with torch.no_grad():
         net.layers[0].weight[1, 0, 0] = float("nan")
     members = [net.member(k) for k in range(len(SEEDS))]
-    options = dict(epochs=3, batch_size=32, loss="mse")
+    options = dict(epochs=2, batch_size=32, loss="mse")
     result = train_batched(net, spec, X, y, order_seed=ORDER_SEEDS, **options)
     assert result.statuses == ["ok", "diverged", "ok"] and result.members[1].diverged_at_step == 0
     alone = [train(m, spec, X, y, order_seed=s, **options) for m, s in zip(members, ORDER_SEEDS)]
@@ -99,7 +100,7 @@ def test_huge_learning_rate_diverges_every_member_without_raising():
                            loss="mse")
     assert result.statuses == ["diverged"] * 3
     assert all(0 <= m.diverged_at_step < m.steps for m in result.members)
-    assert max(m.steps for m in result.members) < 50 * 7  # stopped once every member had diverged
+    assert max(m.steps for m in result.members) < 50 * 5  # stopped once every member had diverged
 
 
 def test_batched_runs_are_bit_identical():

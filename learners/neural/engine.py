@@ -258,8 +258,7 @@ class _Loop:
         self.patience = positive_int("patience", patience)
         if len(self.X) < (2 if self.holdout else 1):
             raise ValueError(f"X needs at least {2 if self.holdout else 1} rows, got {len(self.X)}")
-        shared = isinstance(order_seeds, int)
-        seeds = [order_seeds] if shared else order_seeds
+        seeds = [order_seeds] if isinstance(order_seeds, int) else order_seeds
         self.orders = [MinibatchOrder(len(self.X), seed, self.holdout) for seed in seeds]
         self.train_rows = self._stack_rows([o.train_rows for o in self.orders])
         self.holdout_rows = None if self.holdout is None else self._stack_rows([o.holdout_rows for o in self.orders])
@@ -314,14 +313,16 @@ class _Loop:
         for i in range(n_steps):
             rows = order[..., i * batch_size:(i + 1) * batch_size]
             outputs = model(X[rows])
-            member_losses = loss_fn(outputs, targets[rows])
+            batch_targets = targets[rows]
+            member_losses = loss_fn(outputs, batch_targets)
             optimizer.zero_grad(set_to_none=True)
             (member_losses.sum() if self.batched else member_losses).backward()
             if frozen is not None:
                 self._mask_gradients(frozen)
             optimizer.step()
             step_losses[i] = member_losses.detach()
-            correct += (outputs.detach().argmax(-1) == labels[rows]).sum(-1)
+            batch_labels = batch_targets if targets is labels else labels[rows]
+            correct += (outputs.detach().argmax(-1) == batch_labels).sum(-1)
         return step_losses, correct
 
     def _mask_gradients(self, frozen: torch.Tensor) -> None:
