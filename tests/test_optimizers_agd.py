@@ -14,15 +14,6 @@ from optimizers import AGD, agd_init_, regularised_step_size
 DIMS = [3, 5, 4, 2]  # d_0 .. d_L, L = 3
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors gain nothing from threads, and on a shared machine threads cost 10-100x."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _mlp(bias: bool, seed: int = 0) -> nn.Sequential:
     layers = []
     for d_in, d_out in zip(DIMS[:-1], DIMS[1:]):

@@ -16,15 +16,6 @@ REGISTRY_NAMES = [
 ]  # fmt: skip
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors gain nothing from threads, and on a shared machine threads cost 10-100x."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _mlp(seed: int = 0) -> nn.Sequential:
     with torch.random.fork_rng():  # nn.Linear draws from the global RNG: seed it locally
         torch.manual_seed(seed)

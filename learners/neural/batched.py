@@ -147,6 +147,7 @@ class BatchedMLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 2:
             x = x.expand(self.num_members, *x.shape)
-        for layer in self.layers[:-1]:
+        *hidden, output = self.layers  # unpacking, unlike slicing a ModuleList, builds no module
+        for layer in hidden:
             x = self.act(layer(x))
-        return self.layers[-1](x)
+        return output(x)

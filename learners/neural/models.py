@@ -82,9 +82,10 @@ class MLP(nn.Module):
                     depth=self.depth, activation=self.activation, bias=self.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for layer in self.layers[:-1]:
+        *hidden, output = self.layers  # unpacking, unlike slicing a ModuleList, builds no module
+        for layer in hidden:
             x = self.act(layer(x))
-        return self.layers[-1](x)
+        return output(x)
 
 
 def conv_output_size(size: int, kernel_size: int, stride: int, padding: int) -> int:
@@ -139,6 +140,7 @@ class SmallCNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 2:
             x = x.reshape(x.shape[0], *self.input_shape)
-        for conv in self.layers[:-1]:
+        *convolutions, output = self.layers
+        for conv in convolutions:
             x = self.act(conv(x))
-        return self.layers[-1](x.flatten(1))
+        return output(x.flatten(1))
