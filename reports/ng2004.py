@@ -1,0 +1,152 @@
+"""Report of the ``ng2004`` study: Ng (2004) Figure 1 and the sample complexity m*(n).
+
+Outputs (in ``out_dir``):
+
+* ``curves.csv`` — ``setting,m,n,penalty,metric,mean,ci_low,ci_high,trials``
+  for every stored (setting, m, n, penalty) point (95 % Student-t intervals
+  across trials); ``curves.md`` the Figure 1 points as a Markdown table;
+* ``figure1.png/.pdf`` — the 3×3 grid laid out as Ng's Figure 1 (columns:
+  settings; rows: 0/1 error at m = 100, log loss at m = 100, 0/1 error at
+  m = 200; log-scale n), L1 and L2 with 95 % bands, the Bayes error dashed;
+* ``mstar.csv/.md`` and ``mstar.png/.pdf`` — m*(n) with bootstrap intervals,
+  and ``mstar_fit.csv/.md`` — fits of m* against log n and against n with the
+  growth each learner shows;
+* ``status.md`` — trials per status (diverged or failed trials are counted,
+  never silently dropped).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from reports import sample_complexity
+from reports.figures import save
+from reports.stats import summarise
+from reports.tables import format_ci, to_markdown, write_table
+
+SETTINGS = ("one", "three", "decay")
+SETTING_TITLES = {"one": "one relevant feature", "three": "three relevant features",
+                  "decay": "exponentially decaying relevance"}
+METRICS = ("zero_one", "log_loss")
+#: the rows of Ng's Figure 1: (metric, m)
+FIGURE_ROWS = (("zero_one", 100), ("log_loss", 100), ("zero_one", 200))
+METRIC_LABELS = {"zero_one": "0/1 error", "log_loss": "log loss"}
+
+
+def latest_config(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Rows of the most recently stored configuration, and how many other configurations exist."""
+    if df.empty:
+        return df, 0
+    last = df.groupby("config_hash")["created_at"].max().sort_values()
+    return df[df.config_hash == last.index[-1]], len(last) - 1
+
+
+def curves(df: pd.DataFrame) -> pd.DataFrame:
+    ok = df[df.status == "ok"]
+    parts = []
+    for metric in METRICS:
+        table = summarise(ok, ["setting", "m", "n", "penalty"], metric)
+        table.insert(4, "metric", metric)
+        parts.append(table)
+    out = pd.concat(parts, ignore_index=True)
+    return out.sort_values(["setting", "m", "metric", "penalty", "n"]).reset_index(drop=True)
+
+
+def figure1(points: pd.DataFrame, bayes: float | None):
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", context="paper")
+    fig, axes = plt.subplots(3, 3, figsize=(12, 10), sharex=True)
+    palette = {"l1": "tab:blue", "l2": "tab:red"}
+    for col, setting in enumerate(SETTINGS):
+        for row, (metric, m) in enumerate(FIGURE_ROWS):
+            ax = axes[row, col]
+            part = points[(points.setting == setting) & (points.metric == metric) & (points.m == m)]
+            for penalty, line in part.groupby("penalty"):
+                line = line.sort_values("n")
+                ax.plot(line.n, line["mean"], marker="o", ms=3, color=palette.get(penalty), label=penalty.upper())
+                ax.fill_between(line.n, line.ci_low, line.ci_high, color=palette.get(penalty), alpha=0.2)
+            if metric == "zero_one" and bayes is not None:
+                ax.axhline(bayes, color="grey", ls="--", lw=1, label="Bayes error")
+            ax.set_xscale("log")
+            if row == 0:
+                ax.set_title(SETTING_TITLES[setting])
+            if col == 0:
+                ax.set_ylabel(f"{METRIC_LABELS[metric]}, m = {m}")
+            if row == 2:
+                ax.set_xlabel("number of features n")
+            if part.empty:
+                ax.text(0.5, 0.5, "not run", ha="center", va="center", transform=ax.transAxes, color="grey")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="lower center", ncol=3, frameon=False)
+    fig.suptitle("L1 vs L2 regularised logistic regression (Ng 2004, Figure 1); bands: 95 % CI over trials")
+    fig.tight_layout(rect=(0, 0.03, 1, 0.97))
+    return fig
+
+
+def mstar_figure(mstar: pd.DataFrame):
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", context="paper")
+    settings = sorted(mstar.setting.unique())
+    fig, axes = plt.subplots(1, len(settings), figsize=(5 * len(settings), 4), squeeze=False)
+    palette = {"l1": "tab:blue", "l2": "tab:red"}
+    for ax, setting in zip(axes[0], settings):
+        part = mstar[mstar.setting == setting]
+        for penalty, line in part.groupby("penalty"):
+            line = line.sort_values("n")
+            yerr = np.vstack([line.mstar - line.ci_low, line.ci_high - line.mstar])
+            ax.errorbar(line.n, line.mstar, yerr=np.where(np.isfinite(yerr), yerr, 0), marker="o",
+                        capsize=3, color=palette.get(penalty), label=penalty.upper())
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("number of features n")
+        ax.set_ylabel("m*: examples to reach Bayes error + ε")
+        ax.set_title(SETTING_TITLES.get(setting, setting))
+        ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def write(df: pd.DataFrame, out_dir: Path) -> list[Path]:
+    df, others = latest_config(df)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
+
+    status = df.groupby(["penalty", "status"]).size().unstack(fill_value=0).reset_index()
+    status_path = out_dir / "status.md"
+    note = (f"\n{others} other stored configuration(s) of this study are not shown "
+            "(the report uses the most recent one).\n" if others else "")
+    status_path.write_text("## Trials per status\n\n" + to_markdown(status) + note)
+    paths.append(status_path)
+
+    points = curves(df)
+    points_path = out_dir / "curves.csv"
+    points.to_csv(points_path, index=False)
+    paths.append(points_path)
+    fig_points = points[points.m.isin([m for _, m in FIGURE_ROWS])]
+    readable = fig_points.assign(value=[format_ci(a, b, c) for a, b, c in
+                                        zip(fig_points["mean"], fig_points.ci_low, fig_points.ci_high)])
+    wide = readable.pivot_table(index=["setting", "m", "metric", "n"], columns="penalty", values="value",
+                                aggfunc="first").reset_index()
+    md = out_dir / "curves.md"
+    md.write_text("## Figure 1 points: mean [95 % CI] over trials\n\n" + to_markdown(wide))
+    paths.append(md)
+
+    bayes = float(df["bayes_error"].dropna().iloc[0]) if "bayes_error" in df and df["bayes_error"].notna().any() else None
+    paths += save(figure1(points, bayes), out_dir, "figure1")
+
+    ok = df[df.status == "ok"]
+    mstar = sample_complexity.mstar_table(ok)
+    if not mstar.empty:
+        paths += write_table(mstar, out_dir, "mstar", "Sample complexity m*(n) with 95 % bootstrap intervals")
+        fits = sample_complexity.growth_fits(mstar)
+        paths += write_table(fits, out_dir, "mstar_fit", "Fits of m* against log n and against n")
+        paths += save(mstar_figure(mstar), out_dir, "mstar")
+    return paths
