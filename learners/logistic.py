@@ -64,7 +64,7 @@ _DTYPE = torch.float64
 _ARMIJO = 1e-4
 _STEPS = 2.0 ** -torch.arange(0, 30, dtype=_DTYPE)  # line-search candidates 1, 1/2, ..., 2^-29
 _FIRST_STEPS = 2  # candidates tried for every member before the rest of the ladder
-_CHORD_RATE = 0.2  # L2: recompute the Hessian when a step cut ‖∇F‖ by less than this factor
+_CHORD_RATE = 0.05  # L2: recompute the Hessian when a step cut ‖∇F‖ by less than this factor
 #: working-set sizes (about ×√2 apart): the dense systems follow the support, not n
 _WORKING_SET_SIZES = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
 
@@ -119,13 +119,14 @@ def fit_path(X: Any, y: Any, lambdas: Sequence[float] | Any, penalty: str = "l1"
     K = lam.numel()
     problem = _Problem(Xt, yt, penalty, fit_intercept)
     w, b = problem.zeros()
+    z = torch.zeros(B, m, dtype=_DTYPE)  # margins Xw + b, carried along the path
     weights = torch.zeros(B, K, w.shape[1], dtype=_DTYPE)
     intercept = torch.zeros(B, K, dtype=_DTYPE)
     converged = torch.zeros(B, K, dtype=torch.bool)
     n_iter = torch.zeros(B, K, dtype=torch.int64)
     kkt = torch.zeros(B, K, dtype=_DTYPE)
     for k in torch.argsort(lam, descending=True, stable=True).tolist():
-        w, b, info = problem.solve(lam[k].expand(B), w, b, tol, max_iter)
+        w, b, z, info = problem.solve(lam[k].expand(B), w, b, z, tol, max_iter)
         weights[:, k], intercept[:, k] = w, b
         converged[:, k], n_iter[:, k], kkt[:, k] = info
     return PathResult(lam, problem.to_features(weights), intercept, converged, n_iter, kkt)
@@ -150,8 +151,8 @@ def fit(X: Any, y: Any, lam: Any, penalty: str = "l1", *, fit_intercept: bool = 
     if warm_start is not None:
         w, b = problem.from_features(torch.as_tensor(warm_start[0], dtype=_DTYPE).reshape(B, n),
                                      torch.as_tensor(warm_start[1], dtype=_DTYPE).reshape(B))
-    w, b, (conv, iters, kkt) = problem.solve(lam_t, w, b, _positive_float("tol", tol),
-                                             _positive_int("max_iter", max_iter))
+    w, b, _, (conv, iters, kkt) = problem.solve(lam_t, w, b, None, _positive_float("tol", tol),
+                                                _positive_int("max_iter", max_iter))
     return PathResult(lam_t, problem.to_features(w[:, None]), b[:, None], conv[:, None], iters[:, None], kkt[:, None])
 
 
@@ -186,10 +187,15 @@ class _Problem:
             return weights
         return torch.bmm(weights, self.basis.transpose(1, 2))
 
-    def solve(self, lam: torch.Tensor, w: torch.Tensor, b: torch.Tensor, tol: float, max_iter: int):
+    def solve(self, lam: torch.Tensor, w: torch.Tensor, b: torch.Tensor, z: torch.Tensor | None, tol: float,
+              max_iter: int):
+        """Solve at strengths lam (B,) from (w, b) with margins z = Xw + b (None: computed).
+        Returns w, b, z and (converged, n_iter, kkt)."""
+        w, b = w.clone(), b.clone()
+        z = _matvec(self.X, w) + b[:, None] if z is None else z.clone()
         if self.penalty == "l1":
-            return _solve_l1(self.X, self.sign, lam, w.clone(), b.clone(), self.fit_intercept, tol, max_iter)
-        return _solve_l2(self.X, self.sign, lam, w.clone(), b.clone(), self.fit_intercept, tol, max_iter, self.cache)
+            return _solve_l1(self.X, self.sign, lam, w, b, z, self.fit_intercept, tol, max_iter)
+        return _solve_l2(self.X, self.sign, lam, w, b, z, self.fit_intercept, tol, max_iter, self.cache)
 
 
 def _softplus(z: torch.Tensor) -> torch.Tensor:
@@ -219,6 +225,26 @@ def _rmatvec(X: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
 def _rows(t: torch.Tensor, rows: torch.Tensor, total: int) -> torch.Tensor:
     """t[rows], without a copy when rows are all of them."""
     return t if rows.numel() == total else t[rows]
+
+
+class _LiveData:
+    """The data of a superset of the live members, re-gathered (a copy) only when fewer than
+    half of its rows are still live: the passes over X then cost at most twice the live
+    members' share, and the copies stay rare."""
+
+    def __init__(self, X: torch.Tensor):
+        self.full = X
+        self.X = X
+        self.rows = torch.arange(X.shape[0])
+        self.position = torch.arange(X.shape[0])
+
+    def view(self, live: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(X of the superset, its member indices, positions of ``live`` within it)."""
+        if 2 * live.numel() < self.rows.numel():
+            self.rows, self.X = live, self.full[live]
+            self.position = torch.full((self.full.shape[0],), -1, dtype=torch.int64)
+            self.position[live] = torch.arange(live.numel())
+        return self.X, self.rows, self.position[live]
 
 
 def _hessian(X: torch.Tensor, weight: torch.Tensor, fit_intercept: bool) -> torch.Tensor:
@@ -260,7 +286,7 @@ class _Tracker:
         return self.converged, self.n_iter, self.kkt
 
 
-def _solve_l2(X, sign, lam, w, b, fit_intercept, tol, max_iter, cache):
+def _solve_l2(X, sign, lam, w, b, z, fit_intercept, tol, max_iter, cache):
     """Newton's method with lazily refreshed Hessians and Armijo backtracking.
 
     The data part of the Hessian, M = XᵀDX/m (the costly product), is kept in ``cache``
@@ -281,29 +307,29 @@ def _solve_l2(X, sign, lam, w, b, fit_intercept, tol, max_iter, cache):
     last_norm = torch.full((B,), math.inf, dtype=_DTYPE)
     diag = torch.arange(d)
     track = _Tracker(B)
-    z = _matvec(X, w) + b[:, None]
+    data = _LiveData(X)
     while True:
         live = track.live()
         if live.numel() == 0:
             break
-        Xl, sl, lam_l, wl, bl, zl = (_rows(t, live, B) for t in (X, sign, lam, w, b, z))
-        loss, residual, curvature = _loss_terms(zl, sl)
-        F = loss.mean(1) + 0.5 * lam_l * (wl * wl).sum(1)
-        grad = _rmatvec(Xl, residual) / m + lam_l[:, None] * wl
+        Xc, cur, at = data.view(live)  # gradients over the superset cur; the live are cur[at]
+        loss, residual, curvature = _loss_terms(z[cur], sign[cur])
+        grad = (_rmatvec(Xc, residual) / m)[at] + lam[live, None] * w[live]
         if fit_intercept:
-            grad = torch.cat([grad, residual.mean(1, keepdim=True)], 1)
+            grad = torch.cat([grad, residual[at].mean(1, keepdim=True)], 1)
+        F = loss[at].mean(1) + 0.5 * lam[live] * (w[live] * w[live]).sum(1)
         norm = grad.norm(dim=1)
         go = track.check(live, norm, tol, max_iter)
         if not bool(go.any()):
             continue
         sel = go.nonzero()[:, 0]
-        rows = live[sel]
+        rows, pos = live[sel], at[sel]
         fresh = refresh[rows] | (norm[sel] > _CHORD_RATE * last_norm[rows])
         if bool(fresh.any()):
-            at = sel[fresh]
-            M[live[at]] = _hessian(_rows(Xl, at, live.numel()), curvature[at] / m, fit_intercept)
-            have[live[at]] = True
-            factored[live[at]] = False
+            new = rows[fresh]
+            M[new] = _hessian(Xc[pos[fresh]], curvature[pos[fresh]] / m, fit_intercept)
+            have[new] = True
+            factored[new] = False
         todo = rows[~factored[rows]]
         if todo.numel():
             H = M[todo].clone()
@@ -313,24 +339,25 @@ def _solve_l2(X, sign, lam, w, b, fit_intercept, tol, max_iter, cache):
         step = -torch.cholesky_solve(grad[sel, :, None], factor[rows])[..., 0]
         dw = step[:, :d]
         db = step[:, d] if fit_intercept else torch.zeros_like(step[:, 0])
-        z0, s0, F0 = zl[sel], sl[sel], F[sel]
-        dz = _matvec(_rows(Xl, sel, live.numel()), dw) + db[:, None]
-        ww, wd, dd = (wl[sel] * wl[sel]).sum(1), (wl[sel] * dw).sum(1), (dw * dw).sum(1)
+        dW = torch.zeros(cur.numel(), d, dtype=_DTYPE)
+        dW[pos] = dw
+        dz = _matvec(Xc, dW)[pos] + db[:, None]
+        w0, z0, s0, F0, lam0 = w[rows], z[rows], sign[rows], F[sel], lam[rows]
+        ww, wd, dd = (w0 * w0).sum(1), (w0 * dw).sum(1), (dw * dw).sum(1)
         slope = (grad[sel] * step).sum(1)
-        lam_s = lam_l[sel]
 
         def evaluate(r, steps):  # the margins are affine in t: z + t·dz
             t = steps[None, :]
             z_t = z0[r, None, :] + t[..., None] * dz[r, None, :]
             F_t = _softplus(-s0[r, None, :] * z_t).mean(2) \
-                + 0.5 * lam_s[r, None] * (ww[r, None] + 2 * t * wd[r, None] + t * t * dd[r, None])
+                + 0.5 * lam0[r, None] * (ww[r, None] + 2 * t * wd[r, None] + t * t * dd[r, None])
             ok = F_t <= F0[r, None] + _ARMIJO * t * slope[r, None] + _slack(F0[r])[:, None]
             return ok, (t.expand_as(F_t), z_t)
 
         (t_best, z_best), found = _backtrack(evaluate, sel.numel())
         moved = rows[found]
-        w[moved] = (wl[sel] + t_best[:, None] * dw)[found]
-        b[moved] = (bl[sel] + t_best * db)[found]
+        w[moved] = (w0 + t_best[:, None] * dw)[found]
+        b[moved] = (b[rows] + t_best * db)[found]
         z[moved] = z_best[found]
         track.n_iter[rows] += 1
         # a stale Hessian that gave no decrease is refreshed; a fresh one that gave none means
@@ -338,24 +365,25 @@ def _solve_l2(X, sign, lam, w, b, fit_intercept, tol, max_iter, cache):
         track.stopped[rows[~found & fresh]] = True
         refresh[rows] = ~found | (t_best < 1)
         last_norm[rows] = norm[sel]
-    return w, b, track.result()
+    return w, b, z, track.result()
 
 
-def _solve_l1(X, sign, lam, w, b, fit_intercept, tol, max_iter):
+def _solve_l1(X, sign, lam, w, b, z, fit_intercept, tol, max_iter):
     """Outer loop: the full gradient, the KKT check and a working set per member; inner loop:
     orthant-wise Newton on the working set (:func:`_l1_restricted`) to tol/2."""
     B, m, n = X.shape
     track = _Tracker(B)
-    z = _matvec(X, w) + b[:, None]
+    data = _LiveData(X)
     while True:
         live = track.live()
         if live.numel() == 0:
             break
-        Xl, sl, lam_l, wl, bl, zl = (_rows(t, live, B) for t in (X, sign, lam, w, b, z))
-        _, residual, _ = _loss_terms(zl, sl)
-        g = _rmatvec(Xl, residual) / m
-        gb = residual.mean(1) if fit_intercept else torch.zeros_like(bl)
-        v, violation = _min_norm_subgradient(wl, g, lam_l)
+        Xc, cur, at = data.view(live)
+        _, residual, _ = _loss_terms(z[cur], sign[cur])
+        g = (_rmatvec(Xc, residual) / m)[at]
+        gb = residual[at].mean(1) if fit_intercept else torch.zeros(live.numel(), dtype=_DTYPE)
+        wl = w[live]
+        v, violation = _min_norm_subgradient(wl, g, lam[live])
         go = track.check(live, torch.maximum(v.abs().amax(1), gb.abs()), tol, max_iter)
         if not bool(go.any()):
             continue
@@ -368,18 +396,17 @@ def _solve_l1(X, sign, lam, w, b, fit_intercept, tol, max_iter):
         score = torch.where(nonzero, math.inf, violation[sel])
         for P in torch.unique(size).tolist():
             part = (size == P).nonzero()[:, 0]
-            rows, at = live[sel[part]], sel[part]
+            rows, pos = live[sel[part]], at[sel[part]]
             idx = torch.sort(torch.topk(score[part], P, dim=1).indices, dim=1).values
-            XW = Xl[at[:, None, None], torch.arange(m)[None, :, None], idx[:, None, :]]
-            wW = torch.gather(wl[at], 1, idx)
+            XW = Xc[pos[:, None, None], torch.arange(m)[None, :, None], idx[:, None, :]]
             budget = max_iter - track.n_iter[rows]
-            wW, bW, zW, steps, stalled = _l1_restricted(XW, sl[at], lam_l[at], wW, bl[at], zl[at], fit_intercept,
-                                                        0.5 * tol, budget)
+            wW, bW, zW, steps, stalled = _l1_restricted(XW, sign[rows], lam[rows], torch.gather(w[rows], 1, idx),
+                                                        b[rows], z[rows], fit_intercept, 0.5 * tol, budget)
             w[rows] = torch.zeros(rows.numel(), n, dtype=_DTYPE).scatter(1, idx, wW)
             b[rows], z[rows] = bW, zW
             track.n_iter[rows] += steps
             track.stopped[rows[stalled]] = True
-    return w, b, track.result()
+    return w, b, z, track.result()
 
 
 def _min_norm_subgradient(w, g, lam):
@@ -619,13 +646,19 @@ def holdout_size(m: int, holdout: float) -> int:
 class _LogisticBase(ClassifierMixin, BaseEstimator):
     """Binary classification with labels mapped to classes_[0] → 0, classes_[1] → 1."""
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False  # Ng's problems are binary
+        return tags
+
     def _prepare(self, X, y):
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=False)
         check_classification_targets(y)
         self.classes_ = np.unique(y)
         if self.classes_.size != 2:
+            count = self.classes_.size
             raise ValueError(f"{type(self).__name__} is a binary classifier: y must have exactly 2 classes, "
-                             f"got {self.classes_.size}")
+                             f"got {count} class{'es' if count != 1 else ''}")
         _check_choice("penalty", self.penalty, PENALTIES)
         return X, (y == self.classes_[1]).astype(np.float64)
 
@@ -635,7 +668,8 @@ class _LogisticBase(ClassifierMixin, BaseEstimator):
         return X @ self.coef_[0] + self.intercept_[0]
 
     def predict(self, X) -> np.ndarray:
-        return self.classes_[(self.decision_function(X) > 0).astype(int)]
+        positive = self.decision_function(X) > 0
+        return self.classes_[positive.astype(int)]
 
     def predict_proba(self, X) -> np.ndarray:
         p = torch.sigmoid(torch.as_tensor(self.decision_function(X))).numpy()

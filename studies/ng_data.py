@@ -285,9 +285,11 @@ def _check_classifiers(W: Any, b: Any, theta: Any) -> tuple[np.ndarray, np.ndarr
         W = W[None, :]
     if W.ndim != 2 or W.shape[1] != th.shape[0]:
         raise ValueError(f"W must have shape (C, {th.shape[0]}) or ({th.shape[0]},) to match theta, got {W.shape}")
-    b = np.broadcast_to(np.asarray(b, dtype=np.float64), (W.shape[0],)) if np.ndim(b) <= 1 else None
-    if b is None or b.shape != (W.shape[0],):
-        raise ValueError(f"b must be a scalar or have shape ({W.shape[0]},)")
+    b = np.asarray(b, dtype=np.float64)
+    if b.ndim == 0:
+        b = np.full(W.shape[0], float(b))
+    if b.shape != (W.shape[0],):
+        raise ValueError(f"b must be a scalar or have shape ({W.shape[0]},), got shape {b.shape}")
     if not (np.all(np.isfinite(W)) and np.all(np.isfinite(b))):
         raise ValueError("W and b must be finite")
     return W, np.ascontiguousarray(b), th, single

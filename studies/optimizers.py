@@ -1,0 +1,415 @@
+"""Study ``optimizers``: the seed blog's experiments, AGD's headline, and the cost of symmetry on images.
+
+Four experiments (``experiments`` chooses which run):
+
+``two_layer``
+    The seed's first experiment: a two-layer MLP of width 1024 on MNIST, AGD
+    (gain 1) against Adam with its defaults and against ``adam-layerwise``,
+    Adam whose per-layer learning rates are chosen on a hold-out split of the
+    training data (:mod:`studies.optimizers_search`).
+``square_loss``
+    The seed's CIFAR-10 experiment with square loss: SGD, AGD, AGD with
+    momentum, AGD layer-wise (layer k's step divided by k).
+``deep``
+    AGD's headline (Bernstein et al. 2023): a deep bias-free MLP (16 and 32
+    layers by default) where AGD is compared with Adam at lr 1e-3 and SGD at
+    lr 0.1. The paper reports that the latter two fail to train a 32-layer
+    network on CIFAR-10; the study reports what it measures.
+``rotation``
+    The cost of symmetry: every optimizer trained on the original pixels and on
+    a Haar-rotated pixel basis x -> M x (same network, same budget). The pair
+    of runs with one ``rep`` is coupled: the rotated run starts from the
+    original run's initialisation with its first layer transported (W1 -> W1
+    Mᵀ) and sees the same minibatches. Because the initialisation is rotation
+    invariant in law (``init`` must be ``orthogonal`` or ``gaussian``), the
+    transported start is a fair draw of the optimizer's own initialisation, so
+    each run of the pair is a valid sample of the algorithm on its data; a
+    rotation-equivariant optimizer then gives the same network up to rounding
+    (a gap that is noise), and the paired gap (rotated − original) measures
+    exactly what a non-equivariant one loses or gains.
+
+A trial is (experiment, dataset, depth, optimizer, basis, rep). All reps of
+one (experiment, dataset, depth, optimizer, basis) train as one batched
+network (:func:`learners.neural.train_batched`). Randomness: the data split and
+subsample use the study ``seed`` (every trial of an experiment sees the same
+data); the initialisation and minibatch order of rep r derive from (seed,
+experiment, dataset, depth, r) -- shared by the optimizers and by the two bases
+(common random numbers, so comparisons are paired); the rotation from (seed,
+dataset), or also r with ``rotation_per_seed``.
+
+Data: MNIST and CIFAR-10 are read from the data folder (``data_dir``, else
+$SYMBENCH_DATA, else ``../shared/data`` beside the repository). Where MNIST's
+training files are absent (as on the project's machines) the official test set
+is split 8,000 / 2,000 (stratified, seeded) and the trials say so in their
+provenance notes. A dataset whose files are missing is replaced by
+``fallback_dataset`` (see :mod:`studies.optimizers_data`).
+
+Each trial stores its per-epoch history (train and test loss and accuracy),
+its final values, its status (``diverged`` with the step at which the loss
+became non-finite) and the data's provenance.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping, Sequence
+
+import torch
+
+import optimizers
+from invariance import groups
+from learners.neural import ACTIVATIONS, INITS, LOSSES, BatchedMLP, train_batched
+from learners.neural.engine import TRAIN_METRICS, TrainResult
+from studies import datasets
+from studies.optimizers_data import DataRequest, data_folder, dataset_to_use, substitution_note
+from studies.optimizers_search import SEARCHED_SPEC, layerwise_spec, search_layerwise_lrs
+from studies.spec import Outcome, Study, TrialSpec, derive_seed
+
+EXPERIMENTS = {
+    "two_layer": "two-layer MLP (width 1024) on MNIST: AGD, Adam, Adam with per-layer lrs chosen on a hold-out",
+    "square_loss": "CIFAR-10 with square loss: SGD, AGD, AGD + momentum, AGD layer-wise",
+    "deep": "deep bias-free MLP (16 and 32 layers): AGD vs Adam lr 1e-3 vs SGD lr 0.1",
+    "rotation": "cost of symmetry: each optimizer on original and on Haar-rotated pixels, paired by seed",
+}
+BASES = ("original", "rotated")
+#: keys every experiment has, as ``<experiment>_<key>`` in the config
+EXPERIMENT_KEYS = ("dataset", "optimizers", "width", "epochs", "n_train", "n_test", "loss")
+#: initialisations whose law is invariant under rotations of the input (required by ``rotation``)
+ROTATION_INVARIANT_INITS = ("orthogonal", "gaussian")
+HISTORY_KEYS = ("epoch", "step", "train_loss", "train_acc", "test_loss", "test_acc")
+FINAL_KEYS = ("train_loss", "train_acc", "test_loss", "test_acc")
+DEVICES = ("cpu", "cuda")
+DTYPES = ("float32", "float64")
+
+
+class OptimizersStudy(Study):
+    name = "optimizers"
+    description = "the seed's optimizer comparisons on MNIST and CIFAR-10, AGD on deep MLPs, and the cost of symmetry"
+    defaults = {
+        "seed": 0,
+        "experiments": list(EXPERIMENTS),
+        "seeds": 3,
+        "data_dir": "",
+        "fallback_dataset": "digits",
+        "device": "cpu",
+        "dtype": "float32",
+        "batch_size": 128,
+        "train_metrics": "running",
+        # the network (AGD's reference: bias-free, ReLU·√2, Haar semi-orthogonal layers)
+        "init": "orthogonal",
+        "activation": "relu_sqrt2",
+        "bias": False,
+        # adam-layerwise: grid of per-layer learning rates searched on a hold-out split
+        "layerwise_lrs": [1e-4, 1e-3, 1e-2],
+        "layerwise_holdout": 0.2,
+        "layerwise_search_epochs": 2,
+        # 1. the seed's MNIST experiment
+        "two_layer_dataset": "mnist",
+        "two_layer_optimizers": ["agd", "adam", "adam-layerwise"],
+        "two_layer_width": 1024,
+        "two_layer_depth": 2,
+        "two_layer_epochs": 10,
+        "two_layer_n_train": 8000,
+        "two_layer_n_test": 2000,
+        "two_layer_loss": "cross_entropy",
+        # 2. the seed's CIFAR-10 experiment with square loss
+        "square_loss_dataset": "cifar10",
+        "square_loss_optimizers": ["sgd", "agd", "agd-momentum", "agd-layerwise"],
+        "square_loss_width": 256,
+        "square_loss_depth": 3,
+        "square_loss_epochs": 10,
+        "square_loss_n_train": 5000,
+        "square_loss_n_test": 2000,
+        "square_loss_loss": "mse",
+        # 3. AGD's headline: deep bias-free MLPs
+        "deep_dataset": "mnist",
+        "deep_optimizers": ["agd", "adam(lr=1e-3)", "sgd(lr=0.1)"],
+        "deep_width": 128,
+        "deep_depths": [16, 32],
+        "deep_epochs": 10,
+        "deep_n_train": 4000,
+        "deep_n_test": 2000,
+        "deep_loss": "mse",
+        # 4. the cost of symmetry on images
+        "rotation_dataset": "mnist",
+        "rotation_optimizers": ["sgd", "adam", "adam-layerwise", "agd", "agd-momentum", "agd-layerwise"],
+        "rotation_width": 256,
+        "rotation_depth": 2,
+        "rotation_epochs": 10,
+        "rotation_n_train": 4000,
+        "rotation_n_test": 2000,
+        "rotation_loss": "cross_entropy",
+        "rotation_per_seed": False,
+    }
+    quick = {
+        "seeds": 2,
+        "layerwise_lrs": [1e-3, 1e-2],
+        "layerwise_search_epochs": 1,
+        "two_layer_width": 256, "two_layer_epochs": 2, "two_layer_n_train": 1000, "two_layer_n_test": 500,
+        "square_loss_width": 128, "square_loss_epochs": 2, "square_loss_n_train": 1000, "square_loss_n_test": 500,
+        "deep_width": 64, "deep_depths": [16], "deep_epochs": 2, "deep_n_train": 1000, "deep_n_test": 500,
+        "rotation_width": 128, "rotation_epochs": 2, "rotation_n_train": 1000, "rotation_n_test": 500,
+    }
+    # data_dir and fallback_dataset decide which dataset a trial's coordinates name (a substitute
+    # when files are missing); where the same files live does not change what a trial computes.
+    design_keys = frozenset({"experiments", "seeds", "data_dir", "fallback_dataset", "deep_depths",
+                             *(f"{e}_optimizers" for e in EXPERIMENTS)})
+
+    # ------------------------------------------------------------ the config
+    def validate(self, config: Mapping[str, Any]) -> None:
+        experiments = config["experiments"]
+        if not experiments:
+            raise ValueError(f"experiments is empty; accepted: {', '.join(EXPERIMENTS)}")
+        for experiment in experiments:
+            _check_choice("experiment", experiment, EXPERIMENTS)
+        _check_unique("experiments", experiments)
+        _check_at_least(config, "seeds", 1)
+        _check_at_least(config, "batch_size", 1)
+        _check_at_least(config, "layerwise_search_epochs", 1)
+        _check_choice("dtype", config["dtype"], DTYPES)
+        _check_choice("init", config["init"], INITS)
+        _check_choice("activation", config["activation"], ACTIVATIONS)
+        _check_choice("train_metrics", config["train_metrics"], TRAIN_METRICS)
+        _check_device(config["device"])
+        if config["data_dir"] and not data_folder(config["data_dir"]).is_dir():
+            raise ValueError(f"data_dir {config['data_dir']!r} is not a folder (leave it empty for $SYMBENCH_DATA "
+                             "or ../shared/data)")
+        if config["fallback_dataset"]:
+            _check_choice("fallback_dataset", config["fallback_dataset"], datasets.DATASETS, extra="or ''")
+        lrs = config["layerwise_lrs"]
+        if not lrs or not all(math.isfinite(lr) and lr > 0 for lr in lrs):
+            raise ValueError(f"layerwise_lrs must be a non-empty list of positive learning rates, got {lrs!r}")
+        _check_unique("layerwise_lrs", lrs)
+        if not 0 < config["layerwise_holdout"] < 1:
+            raise ValueError(f"layerwise_holdout must be a fraction in (0, 1), got {config['layerwise_holdout']!r}")
+        for experiment in experiments:
+            self._validate_experiment(config, experiment)
+
+    def _validate_experiment(self, config: Mapping[str, Any], experiment: str) -> None:
+        _check_choice(f"{experiment}_dataset", config[f"{experiment}_dataset"], datasets.DATASETS)
+        _check_choice(f"{experiment}_loss", config[f"{experiment}_loss"], LOSSES)
+        for key in ("width", "epochs"):
+            _check_at_least(config, f"{experiment}_{key}", 1)
+        for key in ("n_train", "n_test"):
+            _check_at_least(config, f"{experiment}_{key}", 0, "(0 = all)")
+        depths = config["deep_depths"] if experiment == "deep" else [config[f"{experiment}_depth"]]
+        if not depths or any(depth < 1 for depth in depths):
+            raise ValueError(f"depths of {experiment} must be at least 1 (weight layers), got {depths!r}")
+        if experiment == "deep":
+            _check_unique("deep_depths", depths)
+        key = f"{experiment}_optimizers"
+        if not config[key]:
+            raise ValueError(f"{key} is empty; name at least one optimizer (see `symbench list optimizers`)")
+        _check_unique(key, config[key])
+        for spec in config[key]:
+            try:
+                optimizers.resolve(spec)
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"{key}: {str(exc).splitlines()[0]}") from None
+        if experiment == "rotation" and config["init"] not in ROTATION_INVARIANT_INITS:
+            raise ValueError(f"the rotation experiment needs a rotation-invariant init (accepted: "
+                             f"{', '.join(ROTATION_INVARIANT_INITS)}), got init={config['init']!r}")
+
+    # ------------------------------------------------------------ the trials
+    def trials(self, config: Mapping[str, Any]) -> list[dict[str, Any]]:
+        folder = data_folder(config["data_dir"])
+        trials = []
+        for experiment in config["experiments"]:
+            dataset = dataset_to_use(config[f"{experiment}_dataset"], folder, config["fallback_dataset"])
+            depths = config["deep_depths"] if experiment == "deep" else [config[f"{experiment}_depth"]]
+            bases = BASES if experiment == "rotation" else BASES[:1]
+            for optimizer in config[f"{experiment}_optimizers"]:
+                for depth in depths:
+                    for basis in bases:
+                        trials += [{"experiment": experiment, "dataset": dataset, "depth": depth,
+                                    "optimizer": optimizer, "basis": basis, "rep": rep}
+                                   for rep in range(config["seeds"])]
+        # Largest batches first, so the parallel runner does not end on one long batch.
+        return sorted(trials, key=lambda coords: -_relative_cost(config, coords))
+
+    def batch_key(self, coords: Mapping[str, Any]) -> tuple:
+        return tuple((k, v) for k, v in sorted(coords.items()) if k != "rep")
+
+    # ------------------------------------------------------------ one batch
+    def run_batch(self, config: Mapping[str, Any], batch: Sequence[TrialSpec]) -> list[Outcome]:
+        coords = dict(batch[0].coords)
+        if any(self.batch_key(t.coords) != self.batch_key(coords) for t in batch):
+            raise ValueError("run_batch got trials of different (experiment, dataset, depth, optimizer, basis)")
+        outcomes: dict[str, Outcome] = {}
+        rotated = coords["basis"] == "rotated"
+        by_rotation: dict[int | None, list[TrialSpec]] = {}
+        for trial in batch:
+            by_rotation.setdefault(self.rotation_seed(config, trial.coords) if rotated else None, []).append(trial)
+        for rotation_seed, trials in by_rotation.items():
+            for trial, outcome in zip(trials, _BatchRun(self, config, coords, trials, rotation_seed).run()):
+                outcomes[trial.key] = outcome
+        return [outcomes[trial.key] for trial in batch]
+
+    # ------------------------------------------------------------ seeds
+    def member_seed(self, config: Mapping[str, Any], coords: Mapping[str, Any]) -> int:
+        """Initialisation seed of a rep: shared by the optimizers and the two bases of an experiment."""
+        return derive_seed(config["seed"], self.name, "member",
+                           {k: coords[k] for k in ("experiment", "dataset", "depth", "rep")})
+
+    def rotation_seed(self, config: Mapping[str, Any], coords: Mapping[str, Any]) -> int:
+        """Seed of the Haar rotation: one per dataset, or one per rep with ``rotation_per_seed``."""
+        rep = coords["rep"] if config["rotation_per_seed"] else None
+        return derive_seed(config["seed"], self.name, "rotation", coords["dataset"], rep)
+
+
+class _BatchRun:
+    """Train the reps of one (experiment, dataset, depth, optimizer, basis) that share one rotation."""
+
+    def __init__(self, study: OptimizersStudy, config: Mapping[str, Any], coords: Mapping[str, Any],
+                 trials: Sequence[TrialSpec], rotation_seed: int | None):
+        self.config, self.coords, self.trials = config, coords, list(trials)
+        experiment = coords["experiment"]
+        self.experiment = experiment
+        self.requested = config[f"{experiment}_dataset"]
+        self.folder = data_folder(config["data_dir"])
+        substituted = coords["dataset"] != self.requested
+        self.rotation_seed = rotation_seed
+        request = DataRequest(
+            name=coords["dataset"], folder=None if self.folder is None else str(self.folder), seed=config["seed"],
+            n_train=None if substituted else (config[f"{experiment}_n_train"] or None),
+            n_test=None if substituted else (config[f"{experiment}_n_test"] or None),
+            dtype=config["dtype"], rotation_seed=rotation_seed,
+        )
+        self.data = request.load()
+        self.element = None
+        if rotation_seed is not None:
+            self.element = groups.from_dict(self.data.provenance["transform"]["element"])
+        self.member_seeds = [study.member_seed(config, t.coords) for t in self.trials]
+        self.order_seeds = [derive_seed(s, "order") for s in self.member_seeds]
+        self.search_seeds = [derive_seed(s, "layerwise-search") for s in self.member_seeds]
+        self.train_options = dict(
+            batch_size=config["batch_size"], loss=config[f"{experiment}_loss"],
+            train_metrics=config["train_metrics"], device=config["device"],
+        )
+
+    # -------------------------------------------------------------- model
+    def build_model(self, members: Sequence[int]) -> BatchedMLP:
+        """The initial batched network of the given members (indices into ``self.trials``).
+
+        Drawn in float64; on the rotated basis the first layer is transported
+        (W1 -> W1 M⁻¹ = W1 Mᵀ) before the single rounding to ``dtype``.
+        """
+        config = self.config
+        model = BatchedMLP(self.data.n_features, self.data.n_classes, seeds=[self.member_seeds[i] for i in members],
+                           width=config[f"{self.experiment}_width"], depth=self.coords["depth"],
+                           activation=config["activation"], bias=config["bias"], init=config["init"],
+                           dtype=torch.float64)
+        if self.element is not None:
+            with torch.no_grad():
+                weight = model.first_layer.weight
+                weight.copy_(self.element.transport_first_layer(weight.detach()))
+        return model.to(dtype=getattr(torch, config["dtype"]))
+
+    # -------------------------------------------------------------- training
+    def run(self) -> list[Outcome]:
+        X, y = self.data.X_train.flatten(1), self.data.y_train
+        options = dict(self.train_options, epochs=self.config[f"{self.experiment}_epochs"],
+                       X_test=self.data.X_test.flatten(1), y_test=self.data.y_test)
+        spec = self.coords["optimizer"]
+        members = list(range(len(self.trials)))
+        searches = [None] * len(members)
+        plans = {spec: members}  # optimizer spec to train with -> the members that use it
+        if spec == SEARCHED_SPEC:
+            searches = search_layerwise_lrs(
+                lambda: self.build_model(members), X, y, lrs=self.config["layerwise_lrs"], depth=self.coords["depth"],
+                search_seeds=self.search_seeds, epochs=self.config["layerwise_search_epochs"],
+                holdout=self.config["layerwise_holdout"], **self.train_options)
+            plans = {}
+            for k, search in enumerate(searches):
+                plans.setdefault(layerwise_spec(search.chosen), []).append(k)
+        outcomes: list[Outcome | None] = [None] * len(members)
+        for trained_spec, group in plans.items():
+            result = train_batched(self.build_model(group), trained_spec, X, y,
+                                   order_seed=[self.order_seeds[k] for k in group], **options)
+            for k, member in zip(group, result.members):
+                outcomes[k] = self.outcome(k, member, trained_spec, searches[k], result.batched)
+        return outcomes
+
+    def outcome(self, k: int, member: TrainResult, trained_spec: str, search, batched: bool) -> Outcome:
+        history = {key: list(member.history[key]) for key in HISTORY_KEYS}
+        diverged = member.status == "diverged"
+        if diverged:  # keep the epochs evaluated before the parameters became non-finite
+            keep = sum(step < member.diverged_at_step for step in history["step"])
+            history = {key: values[:keep] for key, values in history.items()}
+        final = {f"final_{key}": (history[key][-1] if history[key] and not diverged else None) for key in FINAL_KEYS}
+        metrics = {
+            **final,
+            "history": history,
+            "epochs_completed": len(history["epoch"]),
+            "steps": member.steps,
+            "diverged_at_step": member.diverged_at_step,
+            "optimizer_trained": trained_spec,
+            "layerwise_search": None if search is None else search.to_dict(),
+            "batched": batched,
+            "member_seed": self.member_seeds[k],
+            "order_seed": self.order_seeds[k],
+            "network": {"in_features": self.data.n_features, "out_features": self.data.n_classes,
+                        "width": self.config[f"{self.experiment}_width"], "depth": self.coords["depth"],
+                        "activation": self.config["activation"], "bias": self.config["bias"],
+                        "init": self.config["init"],
+                        "parameters": sum(p.numel() for p in member.model.parameters())},
+            "data": {
+                "requested": self.requested,
+                "used": self.coords["dataset"],
+                "substitute_note": substitution_note(self.requested, self.coords["dataset"], self.folder),
+                "notes": self.data.notes,
+                "provenance": self.data.provenance,
+            },
+            "rotation": None if self.rotation_seed is None else {
+                "group": self.data.provenance["transform"]["group"], "seed": self.rotation_seed,
+                "per_seed": self.config["rotation_per_seed"],
+                "coupling": "first layer of the original run's initialisation transported, W1 -> W1 M^T; "
+                            "same minibatch order",
+            },
+        }
+        return Outcome(member.status, metrics)
+
+
+def _relative_cost(config: Mapping[str, Any], coords: Mapping[str, Any]) -> float:
+    """A rough relative compute cost of a trial (only orders the trials, never changes a result)."""
+    experiment = coords["experiment"]
+    dims = {"cifar10": 3072, "digits": 64, "mnist1d": 40}.get(coords["dataset"], 784)
+    width, depth = config[f"{experiment}_width"], coords["depth"]
+    weights = dims * width + max(depth - 2, 0) * width * width + width * 10 if depth > 1 else dims * 10
+    rows = config[f"{experiment}_n_train"] or 10_000
+    cost = weights * rows * config[f"{experiment}_epochs"]
+    if coords["optimizer"] == SEARCHED_SPEC:
+        cost += (weights * rows * (1 - config["layerwise_holdout"]) * config["layerwise_search_epochs"]
+                 * len(config["layerwise_lrs"]) ** min(2, depth))
+    return float(cost)
+
+
+def _check_choice(what: str, value, accepted, extra: str = "") -> None:
+    if value not in accepted:
+        raise ValueError(f"unknown {what} {value!r}; accepted: {', '.join(accepted)}{' ' + extra if extra else ''}")
+
+
+def _check_unique(what: str, values) -> None:
+    repeated = sorted({str(v) for v in values if list(values).count(v) > 1})
+    if repeated:
+        raise ValueError(f"{what} lists {', '.join(repeated)} more than once")
+
+
+def _check_at_least(config: Mapping[str, Any], key: str, minimum: int, note: str = "") -> None:
+    if config[key] < minimum:
+        raise ValueError(f"{key} must be at least {minimum}{' ' + note if note else ''}, got {config[key]!r}")
+
+
+def _check_device(device: str) -> None:
+    kind = device.partition(":")[0]
+    if kind not in DEVICES:
+        raise ValueError(f"unknown device {device!r}; accepted: cpu, cuda, cuda:N")
+    try:
+        torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"unknown device {device!r}; accepted: cpu, cuda, cuda:N") from None
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for, but torch finds no CUDA device here (use device=cpu)")
+
+
+STUDY = OptimizersStudy()
