@@ -4,6 +4,10 @@ SPEC is an optimizer (registry name, spec string such as ``adam(lr=1e-3)``,
 ``package.module:Class(lr=0.1)``, ``pto:NAME``, ``layers: [sgd, adam]``), a named
 learner from ``symbench list learners`` (``l2-logistic``, ``svm-rbf``, ...), or a
 scikit-learn estimator by import path (``sklearn.svm:SVC(C=2.0)``).
+
+The network options (``--init``, ``--steps``, ``--width``, ``--depth``) apply to
+optimizers only; ``--probe axes`` moves the distributional test's probe points
+onto the coordinate axes (see :func:`invariance.algorithms.default_task`).
 """
 
 from __future__ import annotations
@@ -14,11 +18,12 @@ import inspect
 
 
 def resolve_algorithm(spec: str):
-    """A learner name, an estimator import path, or else an optimizer spec (kept as text)."""
+    """(algorithm, name): a catalogue learner, an estimator import path, or else an
+    optimizer spec (kept as text, checked by the optimizer registry)."""
     from learners import catalog
 
     if spec in catalog.LEARNERS:
-        return catalog.make(spec)
+        return catalog.make(spec), spec
     from optimizers.spec import parse_one
 
     if ":" in spec and not spec.startswith("pto:") and not spec.lstrip().startswith("layers"):
@@ -29,26 +34,31 @@ def resolve_algorithm(spec: str):
         except (ImportError, AttributeError) as exc:
             raise ValueError(f"cannot import {parsed.name!r} ({exc})") from None
         if inspect.isclass(obj) and hasattr(obj, "fit") and hasattr(obj, "get_params"):
-            return obj(**parsed.kwargs)
-    return spec
+            try:
+                return obj(**parsed.kwargs), spec
+            except TypeError as exc:
+                raise ValueError(f"cannot build {parsed.name} with {parsed.kwargs}: {exc}") from None
+    return spec, spec
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from invariance.algorithms import default_task
     from invariance.checker import check_equivariance
 
     if args.elements < 1 or args.seeds < 0:
         raise ValueError(f"--elements must be at least 1 and --seeds at least 0, got {args.elements} and {args.seeds}")
     groups = [g.strip() for g in args.groups.split(",") if g.strip()]
-    options = {}
-    if args.init:
-        options["init"] = args.init
-    if args.steps:
-        options["steps"] = args.steps
-    algorithm = resolve_algorithm(args.spec)
+    options = {name: getattr(args, name) for name in ("init", "steps", "width", "depth")
+               if getattr(args, name) is not None}
+    algorithm, name = resolve_algorithm(args.spec)
     if not isinstance(algorithm, str):
-        options = {}  # estimator: the network options do not apply
+        if options:
+            flags = ", ".join(f"--{k}" for k in options)
+            raise ValueError(f"{flags} apply to optimizers (trained in the checker's MLP), not to the learner {name!r}")
+        options = {"name": name}
     report = check_equivariance(algorithm, groups, seeds=args.seeds, n_elements=args.elements,
-                                distributional=args.seeds >= 2, seed=args.seed, **options)
+                                distributional=args.seeds >= 2, seed=args.seed,
+                                task=default_task(probe=args.probe), **options)
     if args.format == "json":
         print(report.to_json())
     elif args.format == "markdown":
@@ -56,10 +66,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     else:
         print(f"{report.algorithm}:")
         print(report.to_table())
+        for line in report.notes():
+            print(f"  {line}")
     return 0
 
 
 def add_arguments(sub) -> None:
+    from invariance.algorithms import PROBES
     from invariance.checker import DEFAULT_GROUPS
 
     check = sub.add_parser("check", help="which symmetries an optimizer or learner has")
@@ -70,8 +83,11 @@ def add_arguments(sub) -> None:
     check.add_argument("--elements", type=int, default=3, help="random group elements per group (coupled test)")
     check.add_argument("--init", choices=["gaussian", "orthogonal", "torch-default", "auto"],
                        help="the checker network's initialisation (default gaussian)")
-    check.add_argument("--steps", type=int, help="training steps of the checker network (default 200)")
+    check.add_argument("--steps", type=int, help="training steps of the checker network (default 200; 0: untrained)")
+    check.add_argument("--width", type=int, help="hidden width of the checker network (default 32)")
+    check.add_argument("--depth", type=int, help="weight layers of the checker network (default 2; 1: linear)")
+    check.add_argument("--probe", choices=list(PROBES), default="test",
+                       help="probe points of the distributional test (default: %(default)s)")
     check.add_argument("--seed", type=int, default=0)
     check.add_argument("--format", choices=["table", "json", "markdown"], default="table")
     check.set_defaults(func=cmd_check)
-

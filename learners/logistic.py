@@ -52,7 +52,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 PENALTIES = ("l1", "l2")
@@ -654,6 +654,9 @@ class _LogisticBase(ClassifierMixin, BaseEstimator):
     def _prepare(self, X, y):
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=False)
         check_classification_targets(y)
+        target = type_of_target(y, input_name="y", raise_unknown=True)
+        if target != "binary":
+            raise ValueError(f"Only binary classification is supported. The type of the target is {target}.")
         self.classes_ = np.unique(y)
         if self.classes_.size != 2:
             count = self.classes_.size

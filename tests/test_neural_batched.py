@@ -79,6 +79,18 @@ def test_shared_order_and_holdout_early_stopping_match_alone_runs():
         assert max_difference(net.member(k), alone[k].model) <= TOLERANCE
 
 
+def test_per_member_holdout_splits_and_full_train_metrics_match_alone_runs():
+    X, y = data()
+    net = batched_net(init="torch-default")
+    members = [net.member(k) for k in range(len(SEEDS))]
+    options = dict(epochs=3, batch_size=25, loss="cross_entropy", holdout=0.2, patience=5, train_metrics="full")
+    result = train_batched(net, "nesterov", X, y, order_seed=ORDER_SEEDS, **options)
+    alone = [train(m, "nesterov", X, y, order_seed=s, **options) for m, s in zip(members, ORDER_SEEDS)]
+    assert_members_match_alone(result, alone)
+    losses = [r.history["holdout_loss"][0] for r in result.members]
+    assert len(set(losses)) == 3  # each member is scored on its own hold-out rows
+
+
 @pytest.mark.parametrize("spec", BATCHABLE)
 def test_a_diverging_member_is_masked_and_the_others_continue(spec):
     X, y = data()
@@ -134,6 +146,8 @@ def test_batched_arguments_are_checked():
         train_batched(batched_net(), "sgd", X, y, order_seed=[1, 2], epochs=1)
     with pytest.raises(TypeError, match="BatchedMLP"):
         train_batched(batched_net().member(0), "sgd", X, y, order_seed=[1, 2, 3], epochs=1)
+    with pytest.raises(TypeError, match="train_batched"):
+        train(batched_net(), "sgd", X, y, order_seed=1, epochs=1)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a batchable optimizer must not warn
         train_batched(batched_net(), "sgd", X, y, order_seed=0, epochs=1)

@@ -5,21 +5,21 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from learners.neural import BatchedMLP
 from reports import build
 from studies import config as config_mod
-from studies import store
+from studies import datasets, store
 from studies.cli import main
 from studies.optimizers import EXPERIMENTS, STUDY
 from studies.optimizers_data import SHARED_DATA, data_folder
 from studies.optimizers_search import candidate_grid, layerwise_spec, search_layerwise_lrs
 from studies.runner import run_study
-from learners.neural import BatchedMLP
-from studies import datasets
 
 
 def tiny(**extra) -> dict:
@@ -228,3 +228,12 @@ def test_data_folder_prefers_the_config_then_the_environment_then_shared_data(tm
     assert data_folder("") == tmp_path / "env"
     monkeypatch.delenv("SYMBENCH_DATA")
     assert data_folder("") == (SHARED_DATA if SHARED_DATA.is_dir() else None)
+
+
+def test_full_scale_preset_is_a_valid_config():
+    preset = Path(__file__).resolve().parents[1] / "studies" / "configs" / "optimizers_full.toml"
+    values = config_mod.load_toml(preset, "optimizers")
+    config = config_mod.merge(STUDY.defaults, values, str(preset))  # every key known, every type right
+    assert config["device"] == "cuda" and config["two_layer_n_train"] == 0 and config["seeds"] >= 3
+    STUDY.validate(dict(config, device="cpu"))  # valid apart from the device this machine may lack
+    assert len(STUDY.trials(dict(config, device="cpu"))) > len(STUDY.trials(STUDY.defaults))

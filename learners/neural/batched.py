@@ -65,8 +65,6 @@ class BatchedMLP(nn.Module):
                        bias=bias, init=init, seed=seed, dtype=dtype) for seed in seeds]
         super().__init__()
         self._adopt(members)
-        self.init = init
-        self.seeds = seeds
 
     @classmethod
     def from_members(cls, members) -> "BatchedMLP":
@@ -81,16 +79,17 @@ class BatchedMLP(nn.Module):
         batched = cls.__new__(cls)
         nn.Module.__init__(batched)
         batched._adopt(members)
-        batched.init = members[0].init if len({m.init for m in members}) == 1 else None
-        batched.seeds = [m.seed for m in members]
         return batched
 
     def _adopt(self, members: list[MLP]) -> None:
+        """Stack the members' parameters; record their architecture, seeds and (common) init."""
         architecture = members[0].architecture()
         for name, value in architecture.items():
             setattr(self, name, value)
         self.act = activation_function(self.activation)
         self.num_members = len(members)
+        self.seeds = [m.seed for m in members]
+        self.init = members[0].init if len({m.init for m in members}) == 1 else None
         self.layers = nn.ModuleList(
             BatchedLinear(
                 torch.stack([m.layers[i].weight.detach() for m in members]).clone(),
@@ -121,16 +120,12 @@ class BatchedMLP(nn.Module):
         mlp = MLP(**self.architecture(), init="torch-default", seed=self.seeds[k],
                   dtype=self.layers[0].weight.dtype)
         mlp.init = self.init
-        self.copy_member_into(k, mlp)
+        with torch.no_grad():
+            for batched_layer, layer in zip(self.layers, mlp.layers):
+                layer.weight.copy_(batched_layer.weight[k])
+                if self.bias:
+                    layer.bias.copy_(batched_layer.bias[k])
         return mlp.to(self.layers[0].weight.device)
-
-    @torch.no_grad()
-    def copy_member_into(self, k: int, mlp: MLP) -> None:
-        """Overwrite ``mlp``'s parameters with member ``k``'s."""
-        for batched_layer, layer in zip(self.layers, mlp.layers):
-            layer.weight.copy_(batched_layer.weight[k])
-            if self.bias:
-                layer.bias.copy_(batched_layer.bias[k])
 
     @torch.no_grad()
     def set_member(self, k: int, mlp: MLP) -> None:

@@ -15,7 +15,9 @@ non-finite loss) is detected, at the exact step it happened.
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -107,6 +109,8 @@ def train(model: nn.Module, optimizer_spec, X, y, *, order_seed: int, epochs: in
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if isinstance(model, BatchedMLP):
+        raise TypeError("train takes one network; train a BatchedMLP with train_batched")
     seed = seed_int("order_seed", order_seed)
     loop = _Loop(model, optimizer_spec, X, y, members=1, batched=False, epochs=epochs, steps=steps,
                  batch_size=batch_size, loss=loss, X_test=X_test, y_test=y_test, holdout=holdout,
@@ -153,22 +157,25 @@ def batching_fallbacks(specs=None) -> list:
 
 
 def _order_seeds(order_seed, num_members: int) -> list[int] | int:
-    if isinstance(order_seed, (list, tuple)):
-        if len(order_seed) != num_members:
-            raise ValueError(f"order_seed needs one seed per member ({num_members}), got {len(order_seed)}")
-        return [seed_int("order_seed entry", s) for s in order_seed]
-    return seed_int("order_seed", order_seed)
+    """One int (a shared order) or one seed per member."""
+    if isinstance(order_seed, numbers.Integral) or not isinstance(order_seed, Iterable):
+        return seed_int("order_seed", order_seed)
+    seeds = [seed_int("order_seed entry", s) for s in order_seed]
+    if len(seeds) != num_members:
+        raise ValueError(f"order_seed needs one seed per member ({num_members}), got {len(seeds)}")
+    return seeds
 
 
 def _train_members_one_by_one(model: BatchedMLP, optimizer_spec, X, y, order_seeds, options):
     warnings.warn(f"optimizer {optimizer_spec!r} does not support batched parameters; "
                   f"training the {model.num_members} members one after another",
                   BatchingFallbackWarning, stacklevel=3)
+    dtype = options["dtype"]
+    model.to(device=options["device"], dtype=None if dtype is None else resolve_dtype(dtype))
     results = []
     for k in range(model.num_members):
         seed = order_seeds if isinstance(order_seeds, int) else order_seeds[k]
         result = train(model.member(k), optimizer_spec, X, y, order_seed=seed, **options)
-        model.to(dtype=next(result.model.parameters()).dtype, device=next(result.model.parameters()).device)
         model.set_member(k, result.model)
         results.append(result)
     return BatchedTrainResult(model=model, members=results, batched=False)
