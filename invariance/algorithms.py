@@ -240,6 +240,10 @@ def transport_model(model, g) -> None:
                 layer.bias.copy_(g.apply(layer.bias.detach()))
 
 
+class TrainingDiverged(RuntimeError):
+    """A checker network's loss became non-finite: its symmetry cannot be judged."""
+
+
 class NeuralAlgorithm(Algorithm):
     """An optimizer trained inside the checker's MLP (see module docstring).
 
@@ -294,7 +298,7 @@ class NeuralAlgorithm(Algorithm):
         result = train(model, self.optimizer, *self._tensors(X, y), steps=self.steps, batch_size=self.batch_size,
                        loss=self.loss, order_seed=seed)
         if result.status != "ok":
-            raise RuntimeError(f"{self.name} diverged at step {result.diverged_at_step} on the checker's task")
+            raise TrainingDiverged(f"{self.name} diverged at step {result.diverged_at_step} on the checker's task")
         return _FittedNetwork(result.model)
 
     def sample(self, X, y, X_eval, seeds, n_classes):
@@ -311,11 +315,37 @@ class NeuralAlgorithm(Algorithm):
                                    steps=self.steps, batch_size=self.batch_size, loss=self.loss)
             diverged = [k for k, status in enumerate(result.statuses) if status != "ok"]
             if diverged:
-                raise RuntimeError(f"{self.name} diverged for {len(diverged)} of {len(seeds)} seeds "
+                raise TrainingDiverged(f"{self.name} diverged for {len(diverged)} of {len(seeds)} seeds "
                                    "on the checker's task")
             model = result.model
         with torch.no_grad():
             return model(torch.as_tensor(X_eval, dtype=self.dtype)).double().numpy()
+
+
+def resolve_spec(spec: str) -> tuple[Any, str]:
+    """(object to check, its name) for a text spec: a learner of ``symbench list
+    learners``, a scikit-learn estimator by import path (``sklearn.svm:SVC(C=2)``),
+    or else an optimizer spec (kept as text; the optimizer registry checks it)."""
+    import importlib
+
+    from learners import catalog
+    from optimizers.spec import parse_one
+
+    if spec in catalog.LEARNERS:
+        return catalog.make(spec), spec
+    if ":" in spec and not spec.startswith("pto:") and not spec.lstrip().startswith("layers"):
+        parsed = parse_one(spec)
+        module_name, _, attr = parsed.name.partition(":")
+        try:
+            obj = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError) as exc:
+            raise ValueError(f"cannot import {parsed.name!r} ({exc})") from None
+        if inspect.isclass(obj) and hasattr(obj, "fit") and hasattr(obj, "get_params"):
+            try:
+                return obj(**parsed.kwargs), spec
+            except TypeError as exc:
+                raise ValueError(f"cannot build {parsed.name} with {parsed.kwargs}: {exc}") from None
+    return spec, spec
 
 
 def as_algorithm(obj, name: str | None = None, **options) -> Algorithm:

@@ -52,7 +52,8 @@ effect size. It uses the first element of each group.
   its law); ``equivariant`` if the coupled test says so and the
   distributional test does not object; otherwise ``inconclusive``.
 
-Seeds: element i of group G comes from (seed, G, i); the coupled runs of
+Seeds: element i of group G comes from (seed, G, i) (redrawn if it is the
+identity: :func:`element`); the coupled runs of
 element i train from (seed, "train", i), the same for every group and every
 algorithm, so results are paired across them; the distributional runs on S
 use (seed, "S", k), those on g(S) (seed, G, "gS", k). The study
@@ -236,9 +237,16 @@ class _RoundTrip(groups_mod.GroupElement):
         return _RoundTrip(self.inner)
 
 
-def element_seeds(group: str, seed: int, n_elements: int) -> list[int]:
-    """Seeds of elements 0..n-1 of ``group`` (element i depends on (seed, group, i) only)."""
-    return [derive(seed, group, "element", i) for i in range(n_elements)]
+def element(group: str, task: Task, index: int, seed: int = 0) -> groups_mod.GroupElement:
+    """Element ``index`` of ``group`` for ``task``: it depends on (seed, group, index)
+    only, and it is never the identity (which tests nothing; a random permutation
+    of C = 3 labels is the identity once in six draws), unless the group is."""
+    for attempt in range(1000):
+        path = (group, "element", index) if attempt == 0 else (group, "element", index, attempt)
+        g = sample_element(group, task, derive(seed, *path))
+        if group == "identity" or not np.array_equal(g.matrix(), np.eye(g.d)):
+            return g
+    raise ValueError(f"group {group!r} on this task has no element other than the identity")
 
 
 def sample_element(group: str, task: Task, seed: int) -> groups_mod.GroupElement:
@@ -284,8 +292,7 @@ def coupled_test(alg: Algorithm, task: Task, g: groups_mod.GroupElement, seed: i
 def coupled_element(alg: Algorithm, task: Task, group: str, index: int, *, seed: int = 0,
                     base_fits: dict | None = None) -> dict[str, Any]:
     """Element ``index`` of ``group``: its coupled metrics and its control's."""
-    element_seed = element_seeds(group, seed, index + 1)[index]
-    g = sample_element(group, task, element_seed)
+    g = element(group, task, index, seed)
     train_seed = derive(seed, "train", index)
     control = control_element(g, task, derive(seed, group, "control", index))
     return {"element": g.to_dict(),
@@ -308,7 +315,7 @@ def distributional_test(alg: Algorithm, task: Task, group: str, *, seeds: int = 
     """K runs on S against K runs on g(S), g = element 0 of ``group``: scores at
     the probe points x_j and g x_j (for a label permutation: g applied to the
     scores of the runs on S against runs on the permuted labels)."""
-    g = sample_element(group, task, element_seeds(group, seed, 1)[0])
+    g = element(group, task, 0, seed)
     a = sample_base(alg, task, seeds, seed) if base_sample is None else base_sample
     seeds_b = [derive(seed, group, "gS", k) for k in range(seeds)]
     C = task.n_classes

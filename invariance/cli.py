@@ -13,36 +13,10 @@ onto the coordinate axes (see :func:`invariance.algorithms.default_task`).
 from __future__ import annotations
 
 import argparse
-import importlib
-import inspect
-
-
-def resolve_algorithm(spec: str):
-    """(algorithm, name): a catalogue learner, an estimator import path, or else an
-    optimizer spec (kept as text, checked by the optimizer registry)."""
-    from learners import catalog
-
-    if spec in catalog.LEARNERS:
-        return catalog.make(spec), spec
-    from optimizers.spec import parse_one
-
-    if ":" in spec and not spec.startswith("pto:") and not spec.lstrip().startswith("layers"):
-        parsed = parse_one(spec)
-        module_name, _, attr = parsed.name.partition(":")
-        try:
-            obj = getattr(importlib.import_module(module_name), attr)
-        except (ImportError, AttributeError) as exc:
-            raise ValueError(f"cannot import {parsed.name!r} ({exc})") from None
-        if inspect.isclass(obj) and hasattr(obj, "fit") and hasattr(obj, "get_params"):
-            try:
-                return obj(**parsed.kwargs), spec
-            except TypeError as exc:
-                raise ValueError(f"cannot build {parsed.name} with {parsed.kwargs}: {exc}") from None
-    return spec, spec
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from invariance.algorithms import default_task
+    from invariance.algorithms import default_task, resolve_spec
     from invariance.checker import check_equivariance
 
     if args.elements < 1 or args.seeds < 0:
@@ -50,7 +24,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     groups = [g.strip() for g in args.groups.split(",") if g.strip()]
     options = {name: getattr(args, name) for name in ("init", "steps", "width", "depth")
                if getattr(args, name) is not None}
-    algorithm, name = resolve_algorithm(args.spec)
+    algorithm, name = resolve_spec(args.spec)
     if not isinstance(algorithm, str):
         if options:
             flags = ", ".join(f"--{k}" for k in options)

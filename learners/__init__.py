@@ -1,1 +1,26 @@
-"""learners."""
+"""learners: penalised logistic regression (:mod:`learners.logistic`), the neural
+classifier (:mod:`learners.neural`) and the named catalogue (:mod:`learners.catalog`).
+
+The logistic names below are exported lazily, so that ``import learners`` stays
+cheap (torch is imported on first use).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "PenalizedLogisticRegression": "learners.logistic",
+    "HoldoutLogisticRegression": "learners.logistic",
+    "fit_path": "learners.logistic",
+    "holdout_select": "learners.logistic",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'learners' has no attribute {name!r}")

@@ -675,8 +675,8 @@ class _LogisticBase(ClassifierMixin, BaseEstimator):
         return self.classes_[positive.astype(int)]
 
     def predict_proba(self, X) -> np.ndarray:
-        p = torch.sigmoid(torch.as_tensor(self.decision_function(X))).numpy()
-        return np.stack([1.0 - p, p], axis=1)
+        z = torch.as_tensor(self.decision_function(X))
+        return np.stack([torch.sigmoid(-z).numpy(), torch.sigmoid(z).numpy()], axis=1)  # σ(−z), not 1 − σ(z)
 
     def predict_log_proba(self, X) -> np.ndarray:
         z = torch.as_tensor(self.decision_function(X))
@@ -774,9 +774,10 @@ def _to_tensor(a: Any, name: str) -> torch.Tensor:
     if isinstance(a, torch.Tensor):
         return a.detach().to(_DTYPE)
     try:
-        return torch.as_tensor(np.asarray(a, dtype=np.float64))
+        array = np.asarray(a, dtype=np.float64)
     except (TypeError, ValueError):
         raise TypeError(f"{name} must be a numeric numpy array or torch tensor, got {type(a).__name__}") from None
+    return torch.as_tensor(array if array.flags.writeable else array.copy())
 
 
 def _check_lambdas(lambdas: Any) -> torch.Tensor:

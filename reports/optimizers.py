@@ -242,7 +242,7 @@ def symmetry_gaps(run: pd.DataFrame) -> pd.DataFrame:
 
 def _reading(low: float, high: float, gaps: np.ndarray) -> str:
     if np.all(gaps == 0):
-        return "identical runs"
+        return "equal test accuracy in every pair"
     if not (np.isfinite(low) and np.isfinite(high)):
         return "too few pairs"
     if low <= 0 <= high:
@@ -263,7 +263,7 @@ def gap_summary(gaps: pd.DataFrame) -> pd.DataFrame:
             "original test acc": format_ci(*mean_ci(part["original_test_acc"].to_numpy(), LEVEL)),
             "rotated test acc": format_ci(*mean_ci(part["rotated_test_acc"].to_numpy(), LEVEL)),
             "gap test acc": format_ci(mean, low, high, digits=4),
-            "max |gap| test acc": f"{np.max(np.abs(test_gap)):.4f}",
+            "max abs gap test acc": f"{np.max(np.abs(test_gap)):.4f}",
             "gap train acc": format_ci(*mean_ci(part["gap_train_acc"].to_numpy(), LEVEL), digits=4),
             "reading": _reading(low, high, test_gap),
         })
@@ -324,6 +324,34 @@ def _data_notes(run: pd.DataFrame) -> list[str]:
     return list(notes)
 
 
+def _rankings(part: pd.DataFrame) -> list[str]:
+    """One line per (dataset, depth, basis): optimizers by mean final test accuracy, with diverged counts."""
+    lines = []
+    for (dataset, depth, basis), rows in part.groupby(["dataset", "depth", "basis"], sort=True):
+        entries = []
+        for optimizer, trials in rows.groupby("optimizer"):
+            ok = trials[trials["status"] == "ok"]
+            mean = _final(ok, "test_acc").mean() if len(ok) else np.nan
+            diverged = int((trials["status"] == "diverged").sum())
+            entries.append((mean, optimizer, diverged, len(trials)))
+        entries.sort(key=lambda e: -e[0] if np.isfinite(e[0]) else np.inf)
+        ranked = " > ".join(f"{o} {m:.3f}" + (f" ({d}/{n} diverged)" if d else "") if np.isfinite(m)
+                            else f"{o} n/a ({d}/{n} diverged)" for m, o, d, n in entries)
+        lines.append(f"* {dataset}, depth {depth}, {basis} pixels — mean final test accuracy: {ranked}")
+    return lines + [""]
+
+
+def _coupling_note(run: pd.DataFrame) -> str:
+    rotations = [m["rotation"] for m in run["metrics"] if (m or {}).get("rotation")]
+    per_seed = any(r.get("per_seed") for r in rotations)
+    seeds = len({r["seed"] for r in rotations})
+    return ("Each pair is coupled: the rotated run starts from the original run's initialisation with its first "
+            "layer transported (W1 -> W1 Mᵀ; the orthogonal initialisation is rotation invariant in law, so this "
+            "is a fair draw) and sees the same minibatches. A rotation-equivariant optimizer then gives the same "
+            "network up to rounding; any gap is what the optimizer's lack of rotation symmetry costs or buys. "
+            f"Haar rotations used: {seeds} ({'one per seed' if per_seed else 'one shared by the seeds'}).")
+
+
 def summary_markdown(run, left_out, final, gap_table, choices, figures) -> str:
     counts = run["status"].value_counts().to_dict()
     lines = [
@@ -348,9 +376,9 @@ def summary_markdown(run, left_out, final, gap_table, choices, figures) -> str:
         if experiment in figures:
             lines += [f"![{experiment}]({figures[experiment]})", ""]
         part = final[final["experiment"] == experiment].drop(columns=["experiment"])
-        lines.append(to_markdown(part))
+        lines += _rankings(run[run["experiment"] == experiment]) + [to_markdown(part)]
     if gap_table is not None:
-        lines += ["", "## Cost of symmetry (rotated − original, paired by seed)", "",
+        lines += ["", "## Cost of symmetry (rotated − original, paired by seed)", "", _coupling_note(run), "",
                   f"![cost of symmetry]({figures['cost_of_symmetry']})", "", to_markdown(gap_table)]
     if not choices.empty:
         lines += ["", "## adam-layerwise: learning rates chosen on the hold-out split", "", to_markdown(choices)]

@@ -164,13 +164,13 @@ def test_holdout_size_rounds_half_up():
 
 @pytest.mark.parametrize("penalty", ["l1", "l2"])
 def test_holdout_selection_matches_a_direct_loop(penalty):
-    X, y = _problem(100, 40, seed=6)
+    X, y = _problem(100, 40, seed=7)  # a problem whose hold-out 0/1 error ties at its minimum
     lambdas = DEFAULT_LAMBDAS
-    result = holdout_select(X, y, penalty, lambdas)
+    result = holdout_select(X, y, penalty, lambdas, tol=SOLVER_TOL)
     train, hold = slice(0, 70), slice(70, 100)
     scores = {"zero_one": [], "log_loss": []}
-    for lam in lambdas:
-        single = fit(X[train], y[train], lam, penalty)
+    for lam in lambdas:  # each λ from a cold start, not along the path
+        single = fit(X[train], y[train], lam, penalty, tol=SOLVER_TOL)
         z = X[hold] @ single.coef[0, 0].numpy()
         scores["zero_one"].append(np.mean((z > 0) != y[hold]))
         scores["log_loss"].append(np.mean(np.logaddexp(0, -(2 * y[hold] - 1) * z)))
@@ -183,10 +183,10 @@ def test_holdout_selection_matches_a_direct_loop(penalty):
     assert result.n_train == 70
     zero_one_ties = np.sum(np.array(scores["zero_one"]) == min(scores["zero_one"]))
     assert zero_one_ties > 1  # the tie rule was exercised
-    refit = holdout_select(X, y, penalty, lambdas, refit=True)
+    refit = holdout_select(X, y, penalty, lambdas, refit=True, tol=SOLVER_TOL)
     for metric in ("zero_one", "log_loss"):
         lam = lambdas[int(refit.index[metric][0])]
-        direct = fit(X, y, lam, penalty)
+        direct = fit(X, y, lam, penalty, tol=SOLVER_TOL)
         torch.testing.assert_close(refit.coef[metric][0], direct.coef[0, 0], rtol=0, atol=1e-8)
 
 

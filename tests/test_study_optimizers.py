@@ -13,6 +13,7 @@ import torch
 
 from learners.neural import BatchedMLP
 from reports import build
+from reports.optimizers import final_table
 from studies import config as config_mod
 from studies import datasets, store
 from studies.cli import main
@@ -77,10 +78,11 @@ def test_rotated_pixels_cost_nothing_to_equivariant_optimizers_and_something_to_
         return np.abs(rotated - original)
 
     # Coupled runs (transported initialisation, same minibatches): rotation-equivariant
-    # updates give the same network up to float32 rounding; Adam's element-wise update does not.
+    # updates give the same network up to float32 rounding (measured: at most 1.2e-7, one
+    # ulp of a loss near 2); Adam's element-wise update does not (measured: 4.9e-3 and 4.4e-4).
     equivariant = max(gaps(name).max() for name in ("sgd", "agd", "agd-momentum", "agd-layerwise"))
-    assert equivariant < 1e-4
-    assert gaps("adam").min() > 100 * max(equivariant, 1e-6)
+    assert equivariant < 1e-5
+    assert gaps("adam").max() > 1e-3
     records = {m["rotation"]["seed"] for m in _by(rotation, basis="rotated")["metrics"]}
     assert len(records) == 1  # one Haar rotation shared by the seeds (rotation_per_seed = false)
     assert all(m["rotation"] is None for m in _by(rotation, basis="original")["metrics"])
@@ -110,8 +112,9 @@ def test_report_writes_curves_tables_and_the_cost_of_symmetry(smoke, tmp_path):
     final = (tmp_path / "optimizers" / "final_epoch.md").read_text()
     assert "agd-momentum" in final and "sgd(lr=0.1)" in final
     gaps = (tmp_path / "optimizers" / "cost_of_symmetry.csv").read_text()
-    assert "identical runs" in gaps or "no gap beyond noise" in gaps
-    assert "scikit-learn's digits has no official train/test split" in (tmp_path / "optimizers" / "summary.md").read_text()
+    assert "equal test accuracy in every pair" in gaps  # sgd and the AGDs on the coupled rotated runs
+    summary = (tmp_path / "optimizers" / "summary.md").read_text()
+    assert "scikit-learn's digits has no official train/test split" in summary
 
 
 def test_results_are_reproducible_and_do_not_depend_on_batching(smoke, tmp_path):
@@ -120,10 +123,9 @@ def test_results_are_reproducible_and_do_not_depend_on_batching(smoke, tmp_path)
     run_study("optimizers", overrides=config, db=tmp_path / "one.db", jobs=1, progress=False, max_batch=1)
     alone = store.load(tmp_path / "one.db", "optimizers").set_index("trial_key")
     batched = df.set_index("trial_key").loc[alone.index]  # the same trials (same config hash) from the smoke run
-    for key in alone.index:
-        a, b = alone.loc[key, "metrics"]["history"], batched.loc[key, "metrics"]["history"]
-        assert np.allclose(a["train_loss"], b["train_loss"], rtol=1e-5, atol=0)
-        assert np.allclose(a["test_loss"], b["test_loss"], rtol=1e-5, atol=0)
+    assert len(alone) == 4
+    for key in alone.index:  # bit for bit on the CPU: each member trains exactly as it would alone
+        assert alone.loc[key, "metrics"]["history"] == batched.loc[key, "metrics"]["history"]
 
 
 @pytest.mark.parametrize("override, words", [
@@ -170,9 +172,9 @@ def test_a_diverging_optimizer_is_recorded_as_diverged_with_its_step(tmp_path):
         history = metrics["history"]
         assert all(s < step for s in history["step"])  # only epochs evaluated before the blow-up
         assert all(math.isfinite(v) for v in history["train_loss"] + history["test_loss"])
-    paths = build(db=tmp_path / "d.db", out=tmp_path / "report", study="optimizers")
-    table = next(p for p in paths if p.name == "final_epoch.csv").read_text()
-    assert "sgd(lr=1e4)" in table and ",2,0," in table  # 2 trials, 2 diverged, 0 failed
+    table = final_table(store.load(tmp_path / "d.db", "optimizers"))
+    row = table.set_index("optimizer").loc["sgd(lr=1e4)"]
+    assert (row["trials"], row["diverged"], row["failed"], row["test accuracy"]) == (2, 2, 0, "n/a")
 
 
 def test_search_picks_the_candidate_with_the_lowest_holdout_loss():

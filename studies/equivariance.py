@@ -1,0 +1,180 @@
+"""Study ``equivariance``: which symmetries each optimizer and learner has.
+
+Every shipped optimizer, the per-layer hybrids (SGD on layer 1 and Adam
+elsewhere, and the reverse), L1- and L2-regularised logistic regression, RBF
+SVMs (a fixed gamma, and scikit-learn's data-dependent ``gamma='scale'``), a
+decision tree and three initialisation probes, each against every group of
+:mod:`invariance.groups` (identity as a calibration column, the input groups,
+and the label permutations), by the checker's two tests
+(:mod:`invariance.checker`).
+
+A trial is (algorithm, group, element): the coupled test of one random
+element of the group and of its control, and for element 0 also the
+distributional test (K seeds per side). The numbers are exactly those of
+``symbench check`` with the same seed: the trials call the checker's
+functions with the study ``seed``, so element i of a group, the training
+seeds of element i and the distributional seeds are shared by every
+algorithm (paired comparisons) and do not depend on batching. All trials of
+one algorithm form a batch, which trains the untransformed runs once.
+
+The report (:mod:`reports.equivariance`) rebuilds each (algorithm, group)
+verdict from its elements with the checker's rule
+(:func:`invariance.checker.summarise`).
+
+Initialisation probes (``VARIANTS``): SGD in the default network from torch's
+default (uniform) initialisation, and an untrained linear model (depth 1,
+0 steps) from the uniform or the Gaussian initialisation, probed on the
+coordinate axes with K = 256 seeds per side: where the distributional test can
+and cannot see an initialisation's asymmetry (see
+tests/test_equivariance_theory.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from studies.spec import Outcome, Study, TrialSpec
+
+#: study-level algorithms with network options (name -> options; "optimizer" is the spec)
+VARIANTS: dict[str, dict[str, Any]] = {
+    "sgd (torch-default init)": {"optimizer": "sgd", "init": "torch-default"},
+    "untrained linear (torch-default init)": {"optimizer": "sgd", "init": "torch-default", "depth": 1, "steps": 0,
+                                              "probe": "axes", "seeds": 256},
+    "untrained linear (gaussian init)": {"optimizer": "sgd", "init": "gaussian", "depth": 1, "steps": 0,
+                                         "probe": "axes", "seeds": 256},
+}
+HYBRIDS = ["layers: [sgd, adam]", "layers: [adam, sgd]"]
+LEARNERS = ["l1-logistic", "l2-logistic", "svm-rbf", "svm-rbf-scale", "decision-tree"]
+
+
+def _default_algorithms() -> list[str]:
+    import optimizers
+
+    return [*optimizers.names(), *HYBRIDS, *LEARNERS, *VARIANTS]
+
+
+def _all_groups() -> list[str]:
+    from invariance import groups
+
+    return list(groups.GROUPS)
+
+
+class EquivarianceStudy(Study):
+    name = "equivariance"
+    description = "which symmetries each optimizer and learner has (coupled + distributional tests)"
+    defaults = {
+        "seed": 0,
+        "algorithms": _default_algorithms(),
+        "groups": _all_groups(),
+        "elements": 3,
+        # what each trial computes: the checker's settings
+        "seeds": 32,          # K runs per side of the distributional test (0: none)
+        "steps": 200,         # training steps of the checker network
+        "width": 32,
+        "depth": 2,
+        "init": "gaussian",
+        "permutations": 999,
+    }
+    quick = {
+        "algorithms": ["sgd", "adam", "muon", "lion", *HYBRIDS, "l1-logistic", "l2-logistic", "svm-rbf-scale",
+                       "decision-tree", "untrained linear (torch-default init)"],
+        "groups": ["orthogonal", "permutation", "sign_flip", "signed_permutation"],
+        "elements": 1,
+    }
+    design_keys = frozenset({"algorithms", "groups", "elements"})
+    max_batch = 64
+
+    # ------------------------------------------------------------------ config
+    def validate(self, config: Mapping[str, Any]) -> None:
+        from invariance import groups
+        from learners.neural.initialisation import INITS
+
+        for key in ("algorithms", "groups"):
+            if not config[key] or len(set(config[key])) != len(config[key]):
+                raise ValueError(f"{key} must be a non-empty list without repeats, got {config[key]}")
+        for group in config["groups"]:
+            if group not in groups.GROUPS:
+                raise ValueError(f"unknown group {group!r} in groups; accepted: {', '.join(groups.GROUPS)}")
+        for key, least in (("elements", 1), ("seeds", 0), ("steps", 0), ("width", 1), ("depth", 1),
+                           ("permutations", 1)):
+            if config[key] < least:
+                raise ValueError(f"{key} must be at least {least}, got {config[key]}")
+        if config["seeds"] == 1:
+            raise ValueError("seeds must be 0 (no distributional test) or at least 2, got 1")
+        if config["init"] not in INITS:
+            raise ValueError(f"unknown init {config['init']!r}; accepted: {', '.join(INITS)}")
+        for name in config["algorithms"]:
+            self.algorithm(config, name)  # a bad name fails here, before anything runs
+
+    # ------------------------------------------------------------------ the grid
+    def trials(self, config: Mapping[str, Any]) -> list[dict[str, Any]]:
+        return [{"algorithm": a, "group": g, "element": i}
+                for a in config["algorithms"] for g in config["groups"] for i in range(config["elements"])]
+
+    def batch_key(self, coords: Mapping[str, Any]) -> str:
+        return coords["algorithm"]
+
+    def algorithm(self, config: Mapping[str, Any], name: str):
+        """(Algorithm, Task, K) for an algorithm name of the config."""
+        from invariance.algorithms import as_algorithm, default_task, resolve_spec
+
+        options = dict(VARIANTS.get(name, {}))
+        spec = options.pop("optimizer", name)
+        probe = options.pop("probe", "test")
+        seeds = options.pop("seeds", config["seeds"])
+        target, label = resolve_spec(spec)
+        if isinstance(target, str):
+            network = {k: config[k] for k in ("steps", "width", "depth", "init")}
+            alg = as_algorithm(target, **{**network, **options})
+            alg.name = name
+        else:
+            alg = as_algorithm(target, name=name)
+        return alg, default_task(probe=probe), seeds
+
+    # ------------------------------------------------------------------ running
+    def run_batch(self, config: Mapping[str, Any], batch: Sequence[TrialSpec]) -> list[Outcome]:
+        from invariance.algorithms import TrainingDiverged
+        from invariance.checker import one_thread
+
+        name = batch[0].coords["algorithm"]
+        if any(t.coords["algorithm"] != name for t in batch):
+            raise ValueError("run_batch needs trials of one algorithm")
+        alg, task, seeds = self.algorithm(config, name)
+        shared: dict[str, Any] = {"fits": {}, "base_sample": None}
+        outcomes = []
+        with one_thread():
+            for trial in batch:
+                try:
+                    outcomes.append(Outcome("ok", self._measure(config, alg, task, seeds, trial.coords, shared)))
+                except TrainingDiverged as exc:
+                    outcomes.append(Outcome("diverged", {}, error=str(exc)))
+        return outcomes
+
+    @staticmethod
+    def _measure(config, alg, task, seeds: int, coords, shared) -> dict[str, Any]:
+        from invariance import checker
+
+        seed, group, index = config["seed"], coords["group"], coords["element"]
+        pair = checker.coupled_element(alg, task, group, index, seed=seed, base_fits=shared["fits"])
+        coupled, control = pair["coupled"], pair["control"]
+        metrics: dict[str, Any] = {
+            "error": coupled["max_rel_error"], "rms_error": coupled["rms_rel_error"],
+            "disagreement": coupled["disagreement"], "param_distance": coupled["param_distance"],
+            "floor": control["max_rel_error"], "floor_rms": control["rms_rel_error"],
+            "gap": checker.VerdictRule().gap(coupled["max_rel_error"], control["max_rel_error"]),
+            "element_seed": pair["element"].get("seed"), "exact_coupling": alg.exact_coupling,
+            "deterministic": alg.deterministic, "seeds": seeds if index == 0 else 0,
+        }
+        if index == 0 and seeds >= 2 and not alg.deterministic:
+            if shared["base_sample"] is None:
+                shared["base_sample"] = checker.sample_base(alg, task, seeds, seed)
+            test = checker.distributional_test(alg, task, group, seeds=seeds, seed=seed,
+                                               base_sample=shared["base_sample"],
+                                               n_permutations=config["permutations"])
+            metrics.update(p_value=test.p_value, effect_size=test.effect_size, spread=test.spread,
+                           scale=test.scale, two_sample_norm=test.metric,
+                           **{f"p_{norm}": p for norm, p in test.p_values.items()})
+        return metrics
+
+
+STUDY = EquivarianceStudy()
