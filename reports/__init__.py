@@ -14,7 +14,7 @@ from studies import store
 REPORTS = {"ng2004": "reports.ng2004", "equivariance": "reports.equivariance", "optimizers": "reports.optimizers"}
 
 
-def build(db: str | Path = store.DEFAULT_DB, out: str | Path = "reports/out", study: str | None = None) -> list[Path]:
+def build(db: str | Path = store.DEFAULT_DB, out: str | Path = "results/reports", study: str | None = None) -> list[Path]:
     """Write the report of every stored study (or one); return the paths written."""
     present = store.studies_in(db) if Path(db).exists() else []
     if study is not None:

@@ -90,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("report", help="tables and figures from stored results")
     rep.add_argument("--db", default=str(store.DEFAULT_DB))
-    rep.add_argument("--out", default="reports/out", help="output folder (default: %(default)s)")
+    rep.add_argument("--out", default="results/reports", help="output folder (default: %(default)s)")
     rep.add_argument("--study", help="only this study")
     rep.set_defaults(func=cmd_report)
 

@@ -76,8 +76,8 @@ class EquivarianceStudy(Study):
         "permutations": 999,
     }
     quick = {
-        "algorithms": ["sgd", "adam", "muon", "lion", *HYBRIDS, "l1-logistic", "l2-logistic", "svm-rbf-scale",
-                       "decision-tree", "untrained linear (torch-default init)"],
+        "algorithms": ["sgd", "adam", *HYBRIDS, "l1-logistic", "l2-logistic", "svm-rbf-scale", "decision-tree",
+                       "untrained linear (torch-default init)"],
         "groups": ["orthogonal", "permutation", "sign_flip", "signed_permutation"],
         "elements": 1,
     }
@@ -158,10 +158,11 @@ class EquivarianceStudy(Study):
         pair = checker.coupled_element(alg, task, group, index, seed=seed, base_fits=shared["fits"])
         coupled, control = pair["coupled"], pair["control"]
         metrics: dict[str, Any] = {
-            "error": coupled["max_rel_error"], "rms_error": coupled["rms_rel_error"],
+            # "error" is a column of the results store (a failed trial's message): prefixed names here
+            "coupled_error": coupled["max_rel_error"], "coupled_rms": coupled["rms_rel_error"],
             "disagreement": coupled["disagreement"], "param_distance": coupled["param_distance"],
             "floor": control["max_rel_error"], "floor_rms": control["rms_rel_error"],
-            "gap": checker.VerdictRule().gap(coupled["max_rel_error"], control["max_rel_error"]),
+            "coupled_gap": checker.VerdictRule().gap(coupled["max_rel_error"], control["max_rel_error"]),
             "element_seed": pair["element"].get("seed"), "exact_coupling": alg.exact_coupling,
             "deterministic": alg.deterministic, "seeds": seeds if index == 0 else 0,
         }
