@@ -9,8 +9,11 @@ strict expected failures (modelled on scikit-learn's ``parametrize_with_checks``
         check()
 
 ``expected_failures`` maps a group, or an (algorithm id, group) pair, to the
-reason; such a case is an ``xfail(strict=True)``: if it unexpectedly passes,
-the test fails, so a fixed or a newly broken symmetry is never silent.
+reason (a pair overrides its group; a reason of None clears it); such a case
+is an ``xfail(strict=True)``: if it unexpectedly passes, the test fails, so a
+fixed or a newly broken symmetry is never silent. Other keyword arguments go
+to :func:`invariance.checker.check_equivariance` (``steps``, ``n_elements``,
+``seeds``, ...), e.g. to keep a suite fast.
 """
 
 from __future__ import annotations
@@ -22,10 +25,14 @@ from invariance.checker import DEFAULT_GROUPS, assert_equivariant
 
 
 def algorithm_id(algorithm: Any) -> str:
+    """A readable test id: the spec text, a class's name, a per-layer rule as text,
+    or an estimator's class name."""
     if isinstance(algorithm, str):
         return algorithm
     if isinstance(algorithm, type):
         return algorithm.__qualname__
+    if isinstance(algorithm, dict) and "layers" in algorithm:
+        return "layers: [" + ", ".join(map(str, algorithm["layers"])) + "]"
     return type(algorithm).__name__
 
 

@@ -71,7 +71,7 @@ class Ng2004(Study):
         "holdout": 0.3,
         "refit": False,
         "fit_intercept": False,
-        "tol": 1e-10,
+        "tol": 1e-8,
         "max_iter": 200,
         "group": "identity",
     }

@@ -1,0 +1,150 @@
+"""Wall time of ``symbench check adam`` end to end: a fresh interpreter, the
+imports, the checker's defaults (orthogonal, permutation, sign flip, signed
+permutation; coupled test with 3 elements per group and distributional test
+with K = 32 seeds per side, 200 training steps), and the printed table.
+
+Goal (issue 4): at most 60 s on 2 cores. The checker trains tiny networks on
+one thread by design, so the second core only absorbs other load.
+
+Each repeat runs ``python -m studies.cli check adam --format json`` in a
+subprocess and checks its verdicts (Adam breaks rotations, keeps signed
+permutations), so a fast but wrong run cannot pass. Reported: every wall time,
+their minimum and median, the CPU time of the child processes, the machine and
+its load (``uptime``) before and after.
+
+    python benchmarks/bench_check.py              # 3 repeats, rewrites the '## bench_check' section of RESULTS.md
+    python benchmarks/bench_check.py --quick      # 1 tiny repeat, writes nothing unless --results
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+SECTION = "## bench_check"
+DEFAULT_RESULTS = Path(__file__).with_name("RESULTS.md")
+ROOT = Path(__file__).resolve().parents[1]
+GOAL_SECONDS = 60.0
+FULL_ARGS = ["check", "adam", "--format", "json"]
+QUICK_ARGS = ["check", "adam", "--format", "json", "--seeds", "4", "--elements", "1", "--steps", "20",
+              "--groups", "orthogonal,signed_permutation"]
+
+
+def uptime() -> str:
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "load average: " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def machine() -> str:
+    model = platform.processor() or "unknown CPU"
+    try:
+        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        model = re.search(r"Model name:\s*(.+)", lscpu).group(1).strip()
+    except (OSError, subprocess.CalledProcessError, AttributeError):
+        pass
+    import torch
+
+    return (f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, torch {torch.__version__}, "
+            f"{platform.system()} {platform.release()}")
+
+
+def one_run(args: list[str]) -> tuple[float, float, dict]:
+    """(wall seconds, child CPU seconds, parsed JSON) of one ``symbench check``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    run = subprocess.run([sys.executable, "-m", "studies.cli", *args], capture_output=True, text=True, cwd=ROOT,
+                         timeout=600)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if run.returncode != 0:
+        raise RuntimeError(f"symbench {' '.join(args)} exited {run.returncode}: {run.stderr.strip()}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, json.loads(run.stdout)
+
+
+def check_verdicts(report: dict) -> None:
+    verdicts = {group: entry["verdict"] for group, entry in report["groups"].items()}
+    expected = {group: ("not_equivariant" if group == "orthogonal" else "equivariant") for group in verdicts}
+    if verdicts != expected:
+        raise RuntimeError(f"unexpected verdicts for adam: {verdicts} (expected {expected})")
+
+
+def measure(repeats: int, args: list[str]) -> dict:
+    load_before = uptime()
+    walls, cpus = [], []
+    for i in range(repeats):
+        wall, cpu, report = one_run(args)
+        check_verdicts(report)
+        walls.append(wall)
+        cpus.append(cpu)
+        print(f"run {i + 1}/{repeats}: {wall:.1f} s wall, {cpu:.1f} s CPU", file=sys.stderr, flush=True)
+    return {"walls": walls, "cpus": cpus, "load_before": load_before, "load_after": uptime(),
+            "settings": report["settings"], "groups": list(report["groups"])}
+
+
+def section(result: dict, args: list[str], quick: bool) -> str:
+    walls, cpus = result["walls"], result["cpus"]
+    settings = result["settings"]
+    median = statistics.median(walls)
+    met = "yes" if median <= GOAL_SECONDS else "no"
+    lines = [
+        SECTION, "",
+        f"`symbench {' '.join(args)}` end to end (fresh interpreter, imports, both tests, JSON output)"
+        + (" — QUICK MODE, not the goal's setting" if quick else "") + ".",
+        f"Groups: {', '.join(result['groups'])}; "
+        f"{settings['n_elements']} element(s) per group; K = {settings['seeds']} seeds per side; "
+        f"{settings['algorithm']['steps']} training steps.", "",
+        "| measure | value | goal | met |", "|---|---|---|---|",
+        f"| median wall time | {median:.1f} s | ≤ {GOAL_SECONDS:.0f} s on 2 cores | {met} |",
+        f"| fastest wall time | {min(walls):.1f} s | | |",
+        f"| all wall times | {', '.join(f'{w:.1f}' for w in walls)} s | | |",
+        f"| CPU time per run (user + sys) | {statistics.median(cpus):.1f} s | | |", "",
+        f"Machine: {machine()}.",
+        f"Load before: `{result['load_before']}`.",
+        f"Load after: `{result['load_after']}`.",
+        f"Recorded {time.strftime('%Y-%m-%d %H:%M %Z')}.", "",
+    ]
+    return "\n".join(lines)
+
+
+def write_section(path: Path, text: str) -> None:
+    """Replace this benchmark's section of ``path`` (or append it), keeping the others."""
+    old = path.read_text() if path.exists() else "# Benchmark results\n"
+    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
+    new = pattern.sub(lambda _: text, old) if pattern.search(old) else old.rstrip("\n") + "\n\n" + text
+    path.write_text(new)
+
+
+def main(argv=None) -> str:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one tiny run (a smoke test of this script)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of the full check (default: %(default)s)")
+    parser.add_argument("--results", type=Path, default=None,
+                        help=f"file whose '{SECTION}' section is rewritten (default: {DEFAULT_RESULTS} "
+                             "for a full run, none for --quick)")
+    args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error(f"--repeats must be at least 1, got {args.repeats}")
+    check_args = QUICK_ARGS if args.quick else FULL_ARGS
+    result = measure(1 if args.quick else args.repeats, check_args)
+    text = section(result, check_args, args.quick)
+    print(text)
+    results = args.results if args.results is not None else (None if args.quick else DEFAULT_RESULTS)
+    if results is not None:
+        write_section(results, text)
+    return text
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,204 @@
+"""Report of the ``equivariance`` study: a verdict per (algorithm, group), a heatmap and tables.
+
+Each (algorithm, group) verdict is rebuilt from its stored elements with the
+checker's own rule (:func:`invariance.checker.summarise`), so it is the
+verdict ``symbench check`` gives with the same settings and seed.
+
+Outputs (in ``out_dir``):
+
+* ``heatmap.png/.pdf`` — algorithms × groups; colour: log10 of the coupled gap
+  (largest relative score error over the elements / floating-point floor),
+  on a diverging scale centred at 10³, between the thresholds 10² and 10⁴;
+  annotation: ✓ equivariant, ✗ not equivariant, ? inconclusive, and * where
+  the distributional test rejects (p < α);
+* ``verdicts.md`` — the same matrix in words;
+* ``table.csv/.md/.tex`` — one row per (algorithm, group): the verdicts of both
+  tests and overall, the largest gap, the mean log10 gap and the mean share of
+  changed labels with 95 % Student-t intervals across elements
+  (:func:`reports.stats.mean_ci`), the largest error and floor, the p-value
+  and effect size of the distributional test;
+* ``summary.md`` — settings, the rule, the matrix, per-group lists and the
+  trials per status (diverged or failed trials are counted, never dropped).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from reports.figures import save
+from reports.ng2004 import latest_config
+from reports.stats import mean_ci
+from reports.tables import format_ci, to_markdown, write_table
+
+SYMBOLS = {"equivariant": "✓", "not_equivariant": "✗", "inconclusive": "?"}
+#: gaps below this (exact zeros included) count as this in log10 means
+GAP_CLIP = 1e-3
+#: colour range of the heatmap in log10 gap, and its centre (between the thresholds 10² and 10⁴)
+LOG_GAP_RANGE = (-2.0, 12.0)
+LOG_GAP_CENTRE = 3.0
+
+
+def _order(values, preferred) -> list:
+    present = list(dict.fromkeys(values))
+    known = [v for v in preferred if v in present]
+    return known + sorted(v for v in present if v not in known)
+
+
+def algorithm_order(names) -> list[str]:
+    """The study's default order (optimizers, hybrids, learners, probes), then any others."""
+    from studies.equivariance import _default_algorithms
+
+    return _order(names, _default_algorithms())
+
+
+def group_order(names) -> list[str]:
+    from invariance.groups import GROUPS
+
+    return _order(names, list(GROUPS))
+
+
+def _element(row) -> dict:
+    coupled = {"max_rel_error": row["coupled_error"], "rms_rel_error": row["coupled_rms"],
+               "disagreement": row["disagreement"], "param_distance": _number(row.get("param_distance"))}
+    return {"coupled": coupled, "control": {"max_rel_error": row["floor"]}}
+
+
+def _number(value):
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+
+
+def verdict_table(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per (algorithm, group) of the successful trials."""
+    from invariance.checker import VerdictRule, summarise
+
+    rule = VerdictRule()
+    ok = df[df.status == "ok"]
+    rows = []
+    for (algorithm, group), part in ok.groupby(["algorithm", "group"], sort=False):
+        part = part.sort_values("element")
+        first = part.iloc[0]
+        has_test = first["element"] == 0 and _number(first.get("p_value")) is not None
+        result = summarise(
+            group, [_element(r) for _, r in part.iterrows()],
+            p_value=_number(first["p_value"]) if has_test else None,
+            effect_size=_number(first["effect_size"]) if has_test else None,
+            spread=_number(first["spread"]) if has_test else None,
+            scale=_number(first["scale"]) if has_test else 1.0,
+            deterministic=bool(first["deterministic"]), exact_coupling=bool(first["exact_coupling"]), rule=rule)
+        log_gap = np.log10(np.maximum(part["coupled_gap"].to_numpy(dtype=float), GAP_CLIP))
+        changed = 100 * part["disagreement"].to_numpy(dtype=float)
+        rows.append({
+            "algorithm": algorithm, "group": group, "verdict": result.verdict,
+            "coupled": result.coupled_verdict, "distributional": result.distributional_verdict or "not run",
+            "gap": result.coupled_gap, "log10_gap": format_ci(*mean_ci(log_gap), digits=1),
+            "max_rel_error": result.coupled_error, "floor": result.floor, "param_distance": result.param_distance,
+            "changed_labels_pct": format_ci(*mean_ci(changed), digits=1),
+            "p_value": result.p_value, "effect_size": result.effect_size,
+            "elements": len(part), "K": int(first["seeds"]) if has_test else 0, "note": result.note,
+        })
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    table["algorithm"] = pd.Categorical(table.algorithm, algorithm_order(table.algorithm))
+    table["group"] = pd.Categorical(table.group, group_order(table.group))
+    return table.sort_values(["algorithm", "group"]).reset_index(drop=True)
+
+
+def heatmap(table: pd.DataFrame, alpha: float):
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+    from matplotlib.colors import TwoSlopeNorm
+
+    gaps = table.pivot(index="algorithm", columns="group", values="gap").astype(float)
+    log_gaps = np.log10(np.maximum(gaps, GAP_CLIP)).clip(*LOG_GAP_RANGE)
+    labels = table.assign(label=[
+        SYMBOLS.get(v, "") + ("*" if d == "not_equivariant" else "")
+        for v, d in zip(table.verdict, table.distributional)
+    ]).pivot(index="algorithm", columns="group", values="label").reindex_like(gaps).fillna("")
+    sns.set_theme(style="white", context="paper")
+    n_rows, n_cols = gaps.shape
+    fig, ax = plt.subplots(figsize=(1.6 + 0.75 * n_cols, 1.8 + 0.32 * n_rows))
+    norm = TwoSlopeNorm(vmin=LOG_GAP_RANGE[0], vcenter=LOG_GAP_CENTRE, vmax=LOG_GAP_RANGE[1])
+    sns.heatmap(log_gaps, ax=ax, cmap="RdBu_r", norm=norm, annot=labels.to_numpy(), fmt="", linewidths=0.5,
+                linecolor="white", cbar_kws={"label": "log10 coupled gap (error / floating-point floor)"},
+                annot_kws={"fontsize": 9})
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    ax.set_xticklabels(ax.get_xticklabels(), rotation=40, ha="right")
+    ax.set_title("Which symmetries each algorithm has\n"
+                 f"✓ equivariant   ✗ not equivariant   ? inconclusive   * distributional test rejects "
+                 f"(p < {alpha:g})", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def verdict_matrix(table: pd.DataFrame) -> pd.DataFrame:
+    words = table.assign(cell=[SYMBOLS.get(v, "") + " " + v.replace("_", " ") for v in table.verdict])
+    matrix = words.pivot(index="algorithm", columns="group", values="cell").fillna("–")
+    return matrix.reset_index()
+
+
+def _lists(table: pd.DataFrame) -> list[str]:
+    lines = []
+    for group, part in table.groupby("group", observed=True, sort=True):
+        kept = [str(a) for a in part[part.verdict == "equivariant"].algorithm]
+        broken = [str(a) for a in part[part.verdict == "not_equivariant"].algorithm]
+        unsure = [str(a) for a in part[part.verdict == "inconclusive"].algorithm]
+        lines.append(f"* **{group}** — equivariant: {', '.join(kept) or 'none'}; not equivariant: "
+                     f"{', '.join(broken) or 'none'}" + (f"; inconclusive: {', '.join(unsure)}" if unsure else "") + ".")
+    return lines
+
+
+def _settings(df: pd.DataFrame) -> str:
+    config = df.config.iloc[-1] if "config" in df and len(df) else {}
+    keys = ("seed", "steps", "width", "depth", "init", "seeds", "permutations")
+    return ", ".join(f"{k} = {config[k]}" for k in keys if k in config)
+
+
+def write(df: pd.DataFrame, out_dir: Path) -> list[Path]:
+    from invariance.checker import VerdictRule
+
+    df, others = latest_config(df)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rule = VerdictRule()
+    table = verdict_table(df)
+    paths: list[Path] = []
+    if table.empty:
+        raise ValueError("no successful trials of the equivariance study to report")
+    paths += save(heatmap(table, rule.alpha), out_dir, "heatmap")
+
+    matrix = verdict_matrix(table)
+    verdicts_path = out_dir / "verdicts.md"
+    verdicts_path.write_text("## Verdict per algorithm and group\n\n" + to_markdown(matrix))
+    paths.append(verdicts_path)
+
+    paths += write_table(table, out_dir, "table", "Coupled and distributional tests per algorithm and group "
+                         "(intervals: 95 % Student-t across elements)")
+
+    status = df.groupby(["algorithm", "status"]).size().unstack(fill_value=0).reset_index()
+    errors = df[df.status != "ok"][["algorithm", "group", "element", "status", "error"]]
+    summary = out_dir / "summary.md"
+    text = [
+        "# Equivariance of optimizers and learners", "",
+        f"Settings: {_settings(df)}; {int(table.elements.max())} element(s) per group.", "",
+        "Coupled gap: the largest relative score error over the elements divided by the floating-point floor "
+        f"(a control transform that is the identity in exact arithmetic; at least {rule.floor_min:.2g}). "
+        f"Coupled verdict: equivariant if gap ≤ {rule.equivariant_gap:g}, not equivariant if ≥ "
+        f"{rule.broken_gap:g}. Distributional test: energy-distance permutation test (Euclidean and ℓ1 norms, "
+        f"min-p combined), rejects at p < {rule.alpha:g}. Overall rule: `invariance.checker`.", "",
+        "![heatmap](heatmap.png)", "",
+        "## Verdicts", "", to_markdown(matrix), "## By group", "", *_lists(table), "",
+        "## Trials per status", "", to_markdown(status),
+    ]
+    if not errors.empty:
+        text += ["", "Trials that did not finish:", "", to_markdown(errors)]
+    if others:
+        text += ["", f"{others} other stored configuration(s) of this study are not shown "
+                 "(the report uses the most recent one)."]
+    summary.write_text("\n".join(text) + "\n")
+    paths.append(summary)
+    return paths
