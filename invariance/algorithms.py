@@ -259,9 +259,12 @@ class NeuralAlgorithm(Algorithm):
         from learners.neural.validation import resolve_dtype
 
         self.spec = optimizer
-        self.name = optimizer if isinstance(optimizer, str) else f"{optimizer.__module__}:{optimizer.__qualname__}"
-        if isinstance(optimizer, dict):
+        if isinstance(optimizer, str):
+            self.name = optimizer
+        elif isinstance(optimizer, dict):
             self.name = optimizers.resolve(optimizer).name
+        else:
+            self.name = f"{optimizer.__module__}:{optimizer.__qualname__}"
         if inspect.isclass(optimizer):
             optimizer = self.name
         # resolve now, so that a bad spec fails before any training, with a one-line error

@@ -53,11 +53,12 @@ effect size. It uses the first element of each group.
   distributional test does not object; otherwise ``inconclusive``.
 
 Seeds: element i of group G comes from (seed, G, i) (redrawn if it is the
-identity: :func:`element`); the coupled runs of
-element i train from (seed, "train", i), the same for every group and every
-algorithm, so results are paired across them; the distributional runs on S
-use (seed, "S", k), those on g(S) (seed, G, "gS", k). The study
-``equivariance`` reuses exactly these functions and seeds.
+identity: :func:`element`); the coupled runs of element i train from
+(seed, "train", i), the same for every group and every algorithm, so results
+are paired across them; the distributional runs on S use (seed, "S", k),
+those on g(S) (seed, G, "gS", k). The study ``equivariance`` reuses exactly
+these functions and seeds. What is trained, and on which task:
+:mod:`invariance.algorithms`.
 """
 
 from __future__ import annotations
@@ -427,8 +428,9 @@ def check_equivariance(algorithm, groups: Sequence[str] = DEFAULT_GROUPS, *, tas
                                          distributional=distributional, rule=rule, seed=seed,
                                          base_sample=base_sample, base_fits=base_fits,
                                          n_permutations=n_permutations)
+    tested = distributional and seeds >= 2 and not alg.deterministic
     settings = {"algorithm": alg.describe(), "task": task.describe(), "n_elements": n_elements if coupled else 0,
-                "seeds": seeds if distributional else 0, "rule": asdict(rule), "seed": seed}
+                "seeds": seeds if tested else 0, "rule": asdict(rule), "seed": seed}
     return EquivarianceReport(alg.name, results, settings)
 
 

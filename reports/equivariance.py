@@ -148,9 +148,53 @@ def _lists(table: pd.DataFrame) -> list[str]:
         kept = [str(a) for a in part[part.verdict == "equivariant"].algorithm]
         broken = [str(a) for a in part[part.verdict == "not_equivariant"].algorithm]
         unsure = [str(a) for a in part[part.verdict == "inconclusive"].algorithm]
+        unsure_text = f"; inconclusive: {', '.join(unsure)}" if unsure else ""
         lines.append(f"* **{group}** — equivariant: {', '.join(kept) or 'none'}; not equivariant: "
-                     f"{', '.join(broken) or 'none'}" + (f"; inconclusive: {', '.join(unsure)}" if unsure else "") + ".")
+                     f"{', '.join(broken) or 'none'}{unsure_text}.")
     return lines
+
+
+#: why some cells come out as they do (shown when the cell is in the table)
+EXPLANATIONS = {
+    ("svm-rbf", "label_permutation"):
+        "libsvm trains one binary problem per pair of classes, oriented by the class order, and stops at its "
+        "tolerance (tol = 1e-3): relabelling flips some of these problems and the stopping point is not symmetric "
+        "under the flip. The error shrinks with the tolerance (try `symbench check "
+        "'sklearn.svm:SVC(gamma=0.0625, tol=1e-10)' --groups label_permutation`): a solver asymmetry, not one of "
+        "the SVM problem.",
+    ("svm-rbf-scale", "sign_flip"):
+        "gamma='scale' is 1/(d·Var X) over all entries of X; their mean, hence the variance, moves when "
+        "coordinates change sign or are rotated, so the kernel changes, whatever the solver's tolerance.",
+    ("decision-tree", "permutation"):
+        "The tree draws its feature order from its seed and breaks ties between equally good splits by that "
+        "order; the seed cannot be carried across a permutation, so the coupled runs differ without proving "
+        "anything (exact_coupling = False) and the verdict rests on the distributional test.",
+    ("decision-tree", "diagonal_scaling"):
+        "Axis-aligned thresholds follow positive per-feature scalings (a midpoint scales with its feature).",
+    ("sgd (torch-default init)", "orthogonal"):
+        "torch's uniform initialisation is not rotation invariant, but through a hidden layer and 200 SGD steps "
+        "its effect on the predictions stays below what the distributional test detects; the coupled test "
+        "(which transports the initialisation) shows that SGD's rule is equivariant. The untrained linear "
+        "models show the asymmetry where it is detectable (probe points on the axes, K = 256).",
+    ("untrained linear (gaussian init)", "general_linear"):
+        "A Gaussian initialisation is invariant under orthogonal maps only: any other linear map, a scaling "
+        "included, changes its law, and the distributional test sees it.",
+}
+
+
+def _explanations(table: pd.DataFrame) -> list[str]:
+    cells = set(zip(table.algorithm.astype(str), table.group.astype(str)))
+    return [f"* **{algorithm} × {group}** — {text}" for (algorithm, group), text in EXPLANATIONS.items()
+            if (algorithm, group) in cells]
+
+
+def _false_positive_line(table: pd.DataFrame, alpha: float) -> str:
+    passed = table[(table.coupled == "equivariant") & table.p_value.notna()]
+    rejected = passed[passed.distributional == "not_equivariant"]
+    cells = ", ".join(f"{a} × {g}" for a, g in zip(rejected.algorithm, rejected.group))
+    return (f"Of the {len(passed)} distributional tests in cells that pass the coupled test, {len(rejected)} "
+            f"rejected{': ' + cells if len(rejected) <= 12 and cells else ''}. If all of these algorithms were "
+            f"equivariant in law, about {alpha * len(passed):.1f} would reject by chance at α = {alpha:g}.")
 
 
 def _settings(df: pd.DataFrame) -> str:
@@ -179,12 +223,14 @@ def write(df: pd.DataFrame, out_dir: Path) -> list[Path]:
     paths += write_table(table, out_dir, "table", "Coupled and distributional tests per algorithm and group "
                          "(intervals: 95 % Student-t across elements)")
 
-    status = df.groupby(["algorithm", "status"]).size().unstack(fill_value=0).reset_index()
+    status = df.groupby(["algorithm", "status"]).size().unstack(fill_value=0)
+    status = status.reindex(algorithm_order(status.index)).reset_index()
     errors = df[df.status != "ok"][["algorithm", "group", "element", "status", "error"]]
     summary = out_dir / "summary.md"
     text = [
         "# Equivariance of optimizers and learners", "",
-        f"Settings: {_settings(df)}; {int(table.elements.max())} element(s) per group.", "",
+        f"Settings: {_settings(df)}; {int(table.elements.max())} element(s) per group. "
+        f"{len(df)} trials; their run times add up to {df.duration_s.sum():.0f} s.", "",
         "Coupled gap: the largest relative score error over the elements divided by the floating-point floor "
         f"(a control transform that is the identity in exact arithmetic; at least {rule.floor_min:.2g}). "
         f"Coupled verdict: equivariant if gap ≤ {rule.equivariant_gap:g}, not equivariant if ≥ "
@@ -192,6 +238,8 @@ def write(df: pd.DataFrame, out_dir: Path) -> list[Path]:
         f"min-p combined), rejects at p < {rule.alpha:g}. Overall rule: `invariance.checker`.", "",
         "![heatmap](heatmap.png)", "",
         "## Verdicts", "", to_markdown(matrix), "## By group", "", *_lists(table), "",
+        _false_positive_line(table, rule.alpha), "",
+        *(["## Notes", "", *_explanations(table), ""] if _explanations(table) else []),
         "## Trials per status", "", to_markdown(status),
     ]
     if not errors.empty:

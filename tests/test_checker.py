@@ -213,6 +213,14 @@ def test_estimators_deterministic_or_seeded():
     assert isinstance(as_algorithm(GaussianNB), EstimatorAlgorithm)
 
 
+def test_per_layer_rule_as_a_dict_and_an_optimizer_class():
+    report = check_equivariance({"layers": ["sgd", "adam"]}, ["orthogonal"], **FAST)
+    assert report.algorithm == "layers: [sgd, adam]" and report.verdict("orthogonal") == "equivariant"
+    assert algorithm_id({"layers": ["sgd", "adam"]}) == "layers: [sgd, adam]"
+    report = check_equivariance(torch.optim.Adamax, ["orthogonal"], **FAST)
+    assert report.algorithm == "torch.optim.adamax:Adamax" and report.verdict("orthogonal") == "not_equivariant"
+
+
 def test_binary_scores_become_two_columns():
     s = np.array([1.5, -2.0])
     assert np.array_equal(as_scores(s), [[-0.75, 0.75], [1.0, -1.0]])

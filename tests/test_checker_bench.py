@@ -9,7 +9,8 @@ SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_check.py"
 
 def test_quick_benchmark_prints_its_table_and_rewrites_only_its_section(tmp_path):
     results = tmp_path / "RESULTS.md"
-    results.write_text("# Benchmark results\n\n## other_bench\n\nkept\n\n## bench_check\n\nstale\n\n## last\n\nalso kept\n")
+    results.write_text("# Benchmark results\n\n## other_bench\n\nkept\n\n## bench_check\n\nstale\n\n"
+                       "## last\n\nalso kept\n")
     run = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--results", str(results)],
                          capture_output=True, text=True, timeout=180, check=True)
     assert "| median wall time |" in run.stdout and "QUICK MODE" in run.stdout
