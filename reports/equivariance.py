@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from reports.figures import save
-from reports.ng2004 import latest_config
+from reports.selection import latest_config
 from reports.stats import mean_ci
 from reports.tables import format_ci, to_markdown, write_table
 
@@ -206,7 +206,7 @@ def _settings(df: pd.DataFrame) -> str:
 def write(df: pd.DataFrame, out_dir: Path) -> list[Path]:
     from invariance.checker import VerdictRule
 
-    df, others = latest_config(df)
+    df, note = latest_config(df)
     out_dir.mkdir(parents=True, exist_ok=True)
     rule = VerdictRule()
     table = verdict_table(df)
@@ -244,9 +244,8 @@ def write(df: pd.DataFrame, out_dir: Path) -> list[Path]:
     ]
     if not errors.empty:
         text += ["", "Trials that did not finish:", "", to_markdown(errors)]
-    if others:
-        text += ["", f"{others} other stored configuration(s) of this study are not shown "
-                 "(the report uses the most recent one)."]
+    if note:
+        text += ["", note]
     summary.write_text("\n".join(text) + "\n")
     paths.append(summary)
     return paths

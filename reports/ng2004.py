@@ -24,6 +24,7 @@ import pandas as pd
 
 from reports import sample_complexity
 from reports.figures import save
+from reports.selection import latest_config
 from reports.stats import summarise
 from reports.tables import format_ci, to_markdown, write_table
 
@@ -34,14 +35,6 @@ METRICS = ("zero_one", "log_loss")
 #: the rows of Ng's Figure 1: (metric, m)
 FIGURE_ROWS = (("zero_one", 100), ("log_loss", 100), ("zero_one", 200))
 METRIC_LABELS = {"zero_one": "0/1 error", "log_loss": "log loss"}
-
-
-def latest_config(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """Rows of the most recently stored configuration, and how many other configurations exist."""
-    if df.empty:
-        return df, 0
-    last = df.groupby("config_hash")["created_at"].max().sort_values()
-    return df[df.config_hash == last.index[-1]], len(last) - 1
 
 
 def curves(df: pd.DataFrame) -> pd.DataFrame:
@@ -115,15 +108,13 @@ def mstar_figure(mstar: pd.DataFrame):
 
 
 def write(df: pd.DataFrame, out_dir: Path) -> list[Path]:
-    df, others = latest_config(df)
+    df, note = latest_config(df)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
 
     status = df.groupby(["penalty", "status"]).size().unstack(fill_value=0).reset_index()
     status_path = out_dir / "status.md"
-    note = (f"\n{others} other stored configuration(s) of this study are not shown "
-            "(the report uses the most recent one).\n" if others else "")
-    status_path.write_text("## Trials per status\n\n" + to_markdown(status) + note)
+    status_path.write_text("## Trials per status\n\n" + to_markdown(status) + (f"\n{note}\n" if note else ""))
     paths.append(status_path)
 
     points = curves(df)

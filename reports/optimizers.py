@@ -35,6 +35,7 @@ import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
 from reports.figures import plt, save
+from reports.selection import latest_config
 from reports.stats import mean_ci
 from reports.tables import format_ci, to_markdown, write_table
 
@@ -58,7 +59,9 @@ def write(df: pd.DataFrame, out_dir: Path) -> list[Path]:
     sns.set_theme(style="whitegrid", context="paper")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    run, left_out = latest_configuration(df)
+    if df.empty:
+        raise ValueError("no stored trials of study 'optimizers' to report")
+    run, left_out_note = latest_config(df)
     paths: list[Path] = []
     curves = curves_frame(run)
     figures = {}
@@ -85,21 +88,12 @@ def write(df: pd.DataFrame, out_dir: Path) -> list[Path]:
     if not choices.empty:
         paths += write_table(choices, out_dir, "adam_layerwise_choices", "adam-layerwise: per-layer lrs chosen")
     summary = out_dir / "summary.md"
-    summary.write_text(summary_markdown(run, left_out, final, gap_table, choices, figures))
+    summary.write_text(summary_markdown(run, left_out_note, final, gap_table, choices, figures))
     paths.append(summary)
     return paths
 
 
 # ---------------------------------------------------------------- selection
-def latest_configuration(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """The trials of the configuration stored last, and how many trials of other configurations were left out."""
-    if df.empty:
-        raise ValueError("no stored trials of study 'optimizers' to report")
-    latest = df.loc[df["created_at"].idxmax(), "config_hash"]
-    run = df[df["config_hash"] == latest].reset_index(drop=True)
-    return run, int(len(df) - len(run))
-
-
 def _ordered(values, known: list[str]) -> list:
     """``values`` in the order of ``known`` (by name before any '('), then the rest sorted."""
     def key(value):
@@ -352,7 +346,7 @@ def _coupling_note(run: pd.DataFrame) -> str:
             f"Haar rotations used: {seeds} ({'one per seed' if per_seed else 'one shared by the seeds'}).")
 
 
-def summary_markdown(run, left_out, final, gap_table, choices, figures) -> str:
+def summary_markdown(run, left_out_note, final, gap_table, choices, figures) -> str:
     counts = run["status"].value_counts().to_dict()
     lines = [
         "# Study `optimizers`: report",
@@ -360,8 +354,8 @@ def summary_markdown(run, left_out, final, gap_table, choices, figures) -> str:
         f"Configuration `{run['config_hash'].iloc[0]}`: {len(run)} trials "
         f"({', '.join(f'{v} {k}' for k, v in sorted(counts.items()))}); {_timing(run)}.",
     ]
-    if left_out:
-        lines.append(f"{left_out} stored trials of other configurations of this study are not in this report.")
+    if left_out_note:
+        lines.append(left_out_note)
     devices = sorted({str(c.get("device")) for c in run["config"]})
     lines += ["", f"Device: {', '.join(devices)}. Tables: mean [95 % Student-t CI] over seeds; "
               "means over trials that finished (diverged ones are counted, not averaged).", "", "## Data", ""]
