@@ -94,7 +94,7 @@ def _slice_norms(d_weight: torch.Tensor, d_bias: torch.Tensor | None, bd: int) -
     return sq.sqrt()
 
 
-def _haar_semi_orthogonal(count: int, rows: int, cols: int, generator: torch.Generator) -> torch.Tensor:
+def haar_semi_orthogonal(count: int, rows: int, cols: int, generator: torch.Generator) -> torch.Tensor:
     """``count`` independent Haar-distributed matrices with orthonormal rows or columns (float64)."""
     z = torch.randn(count, max(rows, cols), min(rows, cols), generator=generator, dtype=torch.float64)
     q, r = torch.linalg.qr(z)
@@ -122,7 +122,7 @@ def agd_init_(model_or_params, generator: torch.Generator | int) -> None:
         members, kernel = weight.shape[:bd], weight.shape[bd + 2 :]
         cols = d_in + (bias is not None)
         scale = layer_scale(weight, bias)
-        draws = scale * _haar_semi_orthogonal(members.numel() * kernel.numel(), d_out, cols, generator)
+        draws = scale * haar_semi_orthogonal(members.numel() * kernel.numel(), d_out, cols, generator)
         draws = draws.reshape(*members, *kernel, d_out, cols)
         weight.copy_(draws[..., :d_in].movedim((-2, -1), (bd, bd + 1)))
         if bias is not None:

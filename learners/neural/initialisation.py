@@ -28,6 +28,7 @@ import math
 import torch
 
 from learners.neural.validation import choice
+from optimizers import agd
 
 INITS = ("torch-default", "gaussian", "orthogonal")
 
@@ -38,16 +39,9 @@ def check_init(init: str) -> str:
 
 
 def haar_semi_orthogonal(rows: int, cols: int, generator: torch.Generator) -> torch.Tensor:
-    """A Haar-distributed ``rows × cols`` matrix with orthonormal rows or columns.
-
-    QR of a Gaussian matrix, with the signs of R's diagonal moved into Q so that
-    the law of Q is exactly Haar (Mezzadri 2007), not merely orthogonal.
-    """
-    tall = torch.randn(max(rows, cols), min(rows, cols), generator=generator, dtype=torch.float64)
-    q, r = torch.linalg.qr(tall)
-    signs = torch.sign(torch.diagonal(r))
-    q = q * torch.where(signs == 0, torch.ones_like(signs), signs)
-    return q if rows >= cols else q.T
+    """A Haar-distributed ``rows × cols`` matrix with orthonormal rows or columns
+    (the optimizers' draw, shared so that AGD and the networks agree bit for bit)."""
+    return agd.haar_semi_orthogonal(1, rows, cols, generator)[0]
 
 
 def draw_weight(shape: tuple[int, ...], init: str, generator: torch.Generator) -> torch.Tensor:
