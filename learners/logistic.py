@@ -178,7 +178,7 @@ class _Problem:
             Q, R = torch.linalg.qr(X.transpose(1, 2), mode="reduced")
             self.basis, X = Q, R.transpose(1, 2).contiguous()
         self.X = X
-        self.cache: dict[str, Any] = {}  # kept along the path: L2 Hessians, the last gradients
+        self.cache: dict[str, Any] = {}  # kept along the path: L2 Hessians, the last gradients, ...
 
     def zeros(self) -> tuple[torch.Tensor, torch.Tensor]:
         B, m, d = self.X.shape
@@ -371,7 +371,8 @@ def _solve_l2(X, sign, lam, w, b, z, fit_intercept, tol, max_iter, cache):
         fresh = refresh[rows] | (norm[sel] > _CHORD_RATE * last_norm[rows])
         if bool(fresh.any()):
             new = rows[fresh]
-            M[new] = _hessian(Xc[pos[fresh]], curvature[pos[fresh]] / m, fit_intercept)
+            at_new = pos[fresh]
+            M[new] = _hessian(_rows(Xc, at_new, Xc.shape[0]), curvature[at_new] / m, fit_intercept)
             have[new] = True
             factored[new] = False
         todo = rows[~factored[rows]]
@@ -418,6 +419,8 @@ def _solve_l1(X, sign, lam, w, b, z, fit_intercept, tol, max_iter, cache):
     """Outer loop: the full gradient, the KKT check and a working set per member; inner loop:
     orthant-wise Newton on the working set (:func:`_l1_restricted`) to tol/2."""
     B, m, n = X.shape
+    if "columns" not in cache:  # features as rows: working sets are gathered as contiguous rows
+        cache["columns"] = X.transpose(1, 2).contiguous().view(B * n, m)
     track = _Tracker(B)
     data = _LiveData(X)
     keeper = _GradientKeeper(B, n)
@@ -447,7 +450,8 @@ def _solve_l1(X, sign, lam, w, b, z, fit_intercept, tol, max_iter, cache):
             part = (size == P).nonzero()[:, 0]
             rows, pos = live[sel[part]], at[sel[part]]
             idx = torch.sort(torch.topk(score[part], P, dim=1).indices, dim=1).values
-            XW = Xc[pos[:, None, None], torch.arange(m)[None, :, None], idx[:, None, :]]
+            XW = cache["columns"].index_select(0, (rows[:, None] * n + idx).reshape(-1)) \
+                .view(rows.numel(), P, m).transpose(1, 2)
             budget = max_iter - track.n_iter[rows]
             wW, bW, zW, steps, stalled = _l1_restricted(XW, sign[rows], lam[rows], torch.gather(w[rows], 1, idx),
                                                         b[rows], z[rows], fit_intercept, 0.5 * tol, budget)
@@ -528,7 +532,7 @@ def _orthant_newton_step(X, sign, lam, w, b, z, F, g, gb, v, kkt, violation, cur
         W_t = w[r, None, :] + t[..., None] * dw[r, None, :]
         W_t = torch.where(W_t * zeta[r, None, :] > 0, W_t, 0.0)   # stop at zero instead of crossing it
         b_t = b[r, None] + t * db[r, None]
-        Z_t = (torch.bmm(X[r], W_t.transpose(1, 2)) + b_t[:, None, :]).transpose(1, 2)  # (r, T, m)
+        Z_t = (torch.bmm(_rows(X, r, R), W_t.transpose(1, 2)) + b_t[:, None, :]).transpose(1, 2)  # (r, T, m)
         F_t = _softplus(-sign[r, None, :] * Z_t).mean(2) + lam[r, None] * W_t.abs().sum(2)
         predicted = ((W_t - w[r, None, :]) * v[r, None, :]).sum(2) + (b_t - b[r, None]) * gb[r, None]
         ok = (F_t <= F[r, None] + _ARMIJO * predicted + _slack(F[r])[:, None]) & (predicted < 0)
@@ -553,7 +557,8 @@ def _active_newton_direction(X, weight, v, gb, kkt, active, fit_intercept):
         # active coordinates first (in feature order), then padding
         order = torch.argsort((~active[rows]).to(torch.int32), dim=1, stable=True)[:, :Q]
         mask = torch.gather(active[rows], 1, order).to(_DTYPE)
-        XA = torch.gather(X[rows], 2, order[:, None, :].expand(-1, m, -1))
+        # gather along the contiguous axis of the (R, P, m) layout the working sets come in
+        XA = torch.gather(_rows(X.transpose(1, 2), rows, R), 1, order[:, :, None].expand(-1, -1, m)).transpose(1, 2)
         H = _hessian(XA, weight[rows], fit_intercept)
         diag = torch.diagonal(H, dim1=1, dim2=2)[:, :Q]
         mean_diag = (diag * mask).sum(1) / mask.sum(1).clamp(min=1)

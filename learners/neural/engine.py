@@ -193,7 +193,8 @@ def _as_features(name: str, X, dtype: torch.dtype, device) -> torch.Tensor:
     if X.dim() < 2:
         raise ValueError(f"{name} must have one row per sample (2-D or more), got shape {tuple(X.shape)}")
     X = X.to(device=device, dtype=dtype)
-    if not torch.isfinite(X).all():
+    # min and max are NaN or ±inf exactly when some entry is; one pass, no temporary
+    if X.numel() and not all(torch.isfinite(extreme) for extreme in torch.aminmax(X)):
         raise ValueError(f"{name} contains non-finite values")
     return X
 
@@ -302,7 +303,7 @@ class _Loop:
             self._end_epoch(epoch, step, n_steps, step_losses, correct)
             if not self.active.any():
                 break
-        self._finish(step)
+        self._finish()
         return self._results()
 
     def _next_order(self) -> torch.Tensor:
@@ -344,7 +345,8 @@ class _Loop:
         self.last_epoch[was_active] = epoch
         self.steps_done[was_active] = step
         finite = np.isfinite(losses)
-        for k in np.flatnonzero(was_active & ~finite.all(0)):
+        diverged = np.flatnonzero(was_active & ~finite.all(0))
+        for k in diverged:
             self._diverge(k, step - n_steps + int(np.argmin(finite[:, k])))
 
         sizes = np.full(n_steps, self.batch_size)
@@ -356,10 +358,16 @@ class _Loop:
         else:
             row["train_loss"], row["train_acc"] = self._evaluate(self.X, self.targets, self.labels, self.train_rows)
         nan = np.full(self.members, np.nan)
-        row["test_loss"], row["test_acc"] = (nan, nan) if self.X_test is None else self._evaluate(
-            self.X_test, self.targets_test, self.labels_test)
-        row["holdout_loss"], row["holdout_acc"] = (nan, nan) if self.holdout is None else self._evaluate(
-            self.X, self.targets, self.labels, self.holdout_rows)
+        evaluate = self.active.any()  # nothing to learn from evaluating only diverged members
+        row["test_loss"], row["test_acc"] = self._evaluate(
+            self.X_test, self.targets_test, self.labels_test) if evaluate and self.X_test is not None else (nan, nan)
+        row["holdout_loss"], row["holdout_acc"] = self._evaluate(
+            self.X, self.targets, self.labels, self.holdout_rows) if evaluate and self.holdout is not None else (nan, nan)
+        # A member that diverged in this epoch is scored nan, as it would be alone
+        # (batched, its parameters were just cleared, so an evaluation would mislead).
+        for column in ("test_loss", "test_acc", "holdout_loss", "holdout_acc") + (
+                ("train_loss", "train_acc") if self.train_metrics == "full" else ()):
+            row[column] = np.where(np.isin(np.arange(self.members), diverged), np.nan, row[column])
         self.rows.append(row)
         if self.holdout is not None:
             self._early_stopping(epoch, row["holdout_loss"])
@@ -427,7 +435,7 @@ class _Loop:
         return (total_loss / n).cpu().numpy(), correct.cpu().numpy() / n
 
     # --------------------------------------------------------------- results
-    def _finish(self, step: int) -> None:
+    def _finish(self) -> None:
         if self.best_state is not None:
             for k in range(self.members):
                 if self.best_epoch[k] is not None and self.status[k] == "ok":
