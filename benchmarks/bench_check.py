@@ -21,8 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import re
 import resource
 import statistics
 import subprocess
@@ -30,8 +28,9 @@ import sys
 import time
 from pathlib import Path
 
+from benchlib import DEFAULT_RESULTS, machine_line, write_section
+
 SECTION = "## bench_check"
-DEFAULT_RESULTS = Path(__file__).with_name("RESULTS.md")
 ROOT = Path(__file__).resolve().parents[1]
 GOAL_SECONDS = 60.0
 FULL_ARGS = ["check", "adam", "--format", "json"]
@@ -44,19 +43,6 @@ def uptime() -> str:
         return subprocess.run(["uptime"], capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "load average: " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
-def machine() -> str:
-    model = platform.processor() or "unknown CPU"
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        model = re.search(r"Model name:\s*(.+)", lscpu).group(1).strip()
-    except (OSError, subprocess.CalledProcessError, AttributeError):
-        pass
-    import torch
-
-    return (f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, torch {torch.__version__}, "
-            f"{platform.system()} {platform.release()}")
 
 
 def one_run(args: list[str]) -> tuple[float, float, dict]:
@@ -110,20 +96,12 @@ def section(result: dict, args: list[str], quick: bool) -> str:
         f"| fastest wall time | {min(walls):.1f} s | | |",
         f"| all wall times | {', '.join(f'{w:.1f}' for w in walls)} s | | |",
         f"| CPU time per run (user + sys) | {statistics.median(cpus):.1f} s | | |", "",
-        f"Machine: {machine()}.",
+        f"Machine: {machine_line()}.",
         f"Load before: `{result['load_before']}`.",
         f"Load after: `{result['load_after']}`.",
         f"Recorded {time.strftime('%Y-%m-%d %H:%M %Z')}.", "",
     ]
     return "\n".join(lines)
-
-
-def write_section(path: Path, text: str) -> None:
-    """Replace this benchmark's section of ``path`` (or append it), keeping the others."""
-    old = path.read_text() if path.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    new = pattern.sub(lambda _: text, old) if pattern.search(old) else old.rstrip("\n") + "\n\n" + text
-    path.write_text(new)
 
 
 def main(argv=None) -> str:
@@ -142,7 +120,7 @@ def main(argv=None) -> str:
     print(text)
     results = args.results if args.results is not None else (None if args.quick else DEFAULT_RESULTS)
     if results is not None:
-        write_section(results, text)
+        write_section(results, SECTION, text)
     return text
 
 

@@ -20,10 +20,6 @@ fastest timing (other load only ever adds time).
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import re
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -33,10 +29,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from benchlib import DEFAULT_RESULTS, machine, write_section
 from learners.neural import MLP, BatchedMLP, train, train_batched
 
 SECTION = "## bench_training"
-DEFAULT_RESULTS = Path(__file__).with_name("RESULTS.md")
 
 
 @dataclass(frozen=True)
@@ -159,17 +155,6 @@ def matmul_peak(n: int, repeats: int = 10) -> float:
 
 
 # --------------------------------------------------------------- report
-def machine() -> dict:
-    model = platform.processor() or "unknown"
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        model = re.search(r"Model name:\s*(.+)", lscpu).group(1).strip()
-    except (OSError, subprocess.CalledProcessError, AttributeError):
-        pass
-    return dict(cpu=model, cores=os.cpu_count(), torch=torch.__version__, threads=torch.get_num_threads(),
-                load=" ".join(f"{x:.2f}" for x in os.getloadavg()))
-
-
 def table(rows: list[tuple[str, str, str, str]]) -> str:
     header = ("case", "measured", "goal", "met")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -225,14 +210,6 @@ def section(rows, info, sizes: Sizes, quick: bool) -> str:
     ])
 
 
-def write_section(path: Path, text: str) -> None:
-    """Replace this benchmark's section of ``path`` (or append it), keeping the others."""
-    old = path.read_text() if path.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    new = pattern.sub(lambda _: text, old) if pattern.search(old) else old.rstrip("\n") + "\n\n" + text
-    path.write_text(new)
-
-
 def main(argv=None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke test, not a measurement)")
@@ -246,7 +223,7 @@ def main(argv=None) -> str:
     print(text)
     results = args.results if args.results is not None else (None if args.quick else DEFAULT_RESULTS)
     if results is not None:
-        write_section(results, text)
+        write_section(results, SECTION, text)
     return text
 
 

@@ -1,0 +1,46 @@
+"""What every benchmark script shares: the machine's description and the
+rewriting of its own section of ``benchmarks/RESULTS.md``."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import subprocess
+from pathlib import Path
+
+DEFAULT_RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+
+
+def cpu_model() -> str:
+    try:
+        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        return re.search(r"Model name:\s*(.+)", lscpu).group(1).strip()
+    except (OSError, subprocess.CalledProcessError, AttributeError):
+        return platform.processor() or "unknown CPU"
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def machine() -> dict:
+    import torch
+
+    return dict(cpu=cpu_model(), cores=os.cpu_count(), python=platform.python_version(), torch=torch.__version__,
+                threads=torch.get_num_threads(), system=f"{platform.system()} {platform.release()}",
+                load=load_average())
+
+
+def machine_line() -> str:
+    m = machine()
+    return (f"{m['cpu']}, {m['cores']} cores, Python {m['python']}, torch {m['torch']} "
+            f"({m['threads']} threads), {m['system']}")
+
+
+def write_section(path: Path, section: str, text: str) -> None:
+    """Replace the ``section`` heading's part of ``path`` by ``text`` (or append it), keeping the others."""
+    old = path.read_text() if path.exists() else "# Benchmark results\n"
+    pattern = re.compile(rf"^{re.escape(section)}\n.*?(?=^## |\Z)", re.S | re.M)
+    new = pattern.sub(lambda _: text, old) if pattern.search(old) else old.rstrip("\n") + "\n\n" + text
+    path.write_text(new)
