@@ -17,7 +17,7 @@ _LAZY = {
     "holdout_select": "learners.logistic",
 }
 
-__all__ = sorted(_LAZY)
+__all__ = ["HoldoutLogisticRegression", "PenalizedLogisticRegression", "fit_path", "holdout_select"]
 
 
 def __getattr__(name: str) -> Any:

@@ -20,7 +20,7 @@ log m* against log n (1 for linear growth, near 0 for logarithmic) is reported t
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd

@@ -10,8 +10,15 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from invariance import groups
 from learners import logistic
-from learners.logistic import (DEFAULT_LAMBDAS, HoldoutLogisticRegression, PenalizedLogisticRegression, fit, fit_path,
-                               holdout_select, holdout_size)
+from learners.logistic import (
+    DEFAULT_LAMBDAS,
+    HoldoutLogisticRegression,
+    PenalizedLogisticRegression,
+    fit,
+    fit_path,
+    holdout_select,
+    holdout_size,
+)
 
 # coefficients against scikit-learn at tol 1e-14 (L1: liblinear, saga; L2: newton-cholesky), ours at
 # tol 1e-12: measured ≤ 1.5e-10 apart relative to max(1, |w|∞) (at our default tol 1e-10, ≤ 1e-7:
@@ -114,7 +121,7 @@ def test_a_trial_does_not_depend_on_its_batch(penalty, m, n):
     problems = [_problem(m, n, seed=s) for s in range(5)]
     X = np.stack([p[0] for p in problems])
     y = np.stack([p[1] for p in problems])
-    run = dict(lambdas=DEFAULT_LAMBDAS, penalty=penalty, fit_intercept=True, tol=1e-12)
+    run = {"lambdas": DEFAULT_LAMBDAS, "penalty": penalty, "fit_intercept": True, "tol": 1e-12}
     batch = fit_path(X, y, **run)
     assert (batch.n_iter.amin(0) != batch.n_iter.amax(0)).any()  # members stop at different steps
     for i in range(len(problems)):

@@ -9,14 +9,22 @@ from scipy.special import expit, log_expit, ndtr
 
 from invariance import groups
 from studies import ng_data
-from studies.ng_data import (bayes_error, bayes_log_loss, expected_log_loss, expected_zero_one, make_dataset,
-                             pull_back, theta)
+from studies.ng_data import (
+    bayes_error,
+    bayes_log_loss,
+    expected_log_loss,
+    expected_zero_one,
+    make_dataset,
+    pull_back,
+    theta,
+)
 
 # Monte Carlo: 10⁶ points; the estimates below average the conditional risk given x (no label
 # noise), and the tolerance is 5 measured standard errors plus a float64 floor.
 MC_POINTS = 10**6
 MC_SIGMAS = 5.0
-# the quadrature against adaptive scipy.quad: measured ≤ 2e-15 (0/1) and ≤ 1e-11 (log loss)
+# the quadrature against adaptive scipy.quad: measured ≤ 2e-15 (0/1) and ≤ 1e-11 (log loss, whose
+# 2-D reference integral is itself only that accurate)
 QUAD_TOL_ZERO_ONE = 1e-13
 QUAD_TOL_LOG_LOSS = 1e-10
 
@@ -122,21 +130,55 @@ def test_exact_risks_match_monte_carlo(monte_carlo):
             assert abs(exact - sample.mean()) <= MC_SIGMAS * se + 1e-12, (name, exact, sample.mean(), se)
 
 
+def _components(w, th):
+    kappa = np.linalg.norm(th)
+    alpha = w @ th / kappa
+    return kappa, alpha, np.linalg.norm(w - alpha * th / kappa)
+
+
+def _zero_one_integrand(s, kappa, alpha, beta, c):
+    """φ(s)·P(error | s), the defining 1-D integrand of the 0/1 error."""
+    mean = alpha * s + c
+    z = mean / beta if beta > 0 else np.copysign(np.inf, mean) if mean != 0 else -np.inf
+    return np.exp(-s * s / 2) / np.sqrt(2 * np.pi) * (expit(kappa * s) * ndtr(-z) + expit(-kappa * s) * ndtr(z))
+
+
+def _softplus_gaussian(mu, beta):
+    """E softplus(μ + βt), t ~ N(0, 1), by adaptive quadrature split at the kink."""
+    if beta == 0:
+        return np.logaddexp(0, mu)
+    kink = float(np.clip(-mu / beta, -11, 11))
+    return integrate.quad(lambda t: np.logaddexp(0, mu + beta * t) * np.exp(-t * t / 2) / np.sqrt(2 * np.pi),
+                          -12, 12, points=[kink], epsabs=1e-13, epsrel=1e-12, limit=200)[0]
+
+
+def _log_loss_integrand(s, kappa, alpha, beta, c):
+    """φ(s)·E[log loss | s], the defining 2-D integrand of the log loss (inner integral over t)."""
+    mean = alpha * s + c
+    return np.exp(-s * s / 2) / np.sqrt(2 * np.pi) * (expit(kappa * s) * _softplus_gaussian(-mean, beta)
+                                                       + expit(-kappa * s) * _softplus_gaussian(mean, beta))
+
+
 def test_exact_risks_match_adaptive_quadrature():
     th = theta("one", 5)
     for name, w, c in _classifiers(th)[:6]:
-        kappa = np.linalg.norm(th)
-        alpha = w @ th / kappa
-        beta = np.linalg.norm(w - alpha * th / kappa)
+        kappa, alpha, beta = _components(w, th)
         points = [0.0] + ([-c / alpha] if alpha != 0 and abs(c / alpha) < 12 else [])
-
-        def zero_one(s):
-            mean = alpha * s + c
-            z = mean / beta if beta > 0 else np.copysign(np.inf, mean) if mean != 0 else -np.inf
-            return np.exp(-s * s / 2) / np.sqrt(2 * np.pi) * (expit(kappa * s) * ndtr(-z) + expit(-kappa * s) * ndtr(z))
-
-        reference, _ = integrate.quad(zero_one, -12, 12, points=points, epsabs=1e-15, epsrel=1e-13, limit=500)
+        reference, _ = integrate.quad(_zero_one_integrand, -12, 12, args=(kappa, alpha, beta, c), points=points,
+                                      epsabs=1e-15, epsrel=1e-13, limit=500)
         assert expected_zero_one(w, c, th) == pytest.approx(reference, abs=QUAD_TOL_ZERO_ONE), name
+
+
+def test_log_loss_matches_the_two_dimensional_integral():
+    """The Stein-lemma form of the log loss against the defining 2-D integral over (s, t)."""
+    th = theta("three", 5)
+    cases = [c for c in _classifiers(th) if c[0] in ("parallel, shifted", "random", "big norms", "perpendicular")]
+    for name, w, c in cases:
+        kappa, alpha, beta = _components(w, th)
+        points = [0.0] + ([-c / alpha] if alpha != 0 and abs(c / alpha) < 9 else [])
+        reference, _ = integrate.quad(_log_loss_integrand, -10, 10, args=(kappa, alpha, beta, c), points=points,
+                                      epsabs=1e-12, epsrel=1e-11, limit=200)
+        assert expected_log_loss(w, c, th) == pytest.approx(reference, abs=QUAD_TOL_LOG_LOSS), name
 
 
 def test_zero_one_special_values_and_invariances():
