@@ -25,10 +25,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
-import platform
-import re
-import subprocess
 import tempfile
 import time
 import warnings
@@ -36,9 +32,9 @@ from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
+from benchlib import DEFAULT_RESULTS, load_average, machine_line, write_section
 
 SECTION = "## bench_ng2004"
-DEFAULT_RESULTS = Path(__file__).with_name("RESULTS.md")
 
 
 def plain_trial(X: np.ndarray, y: np.ndarray, penalty: str, lambdas, holdout: float) -> None:
@@ -120,18 +116,6 @@ def done_when(df) -> dict:
             "verdict": verdict, "fits": fits}
 
 
-def machine() -> str:
-    model = platform.processor() or "unknown CPU"
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        model = re.search(r"Model name:\s*(.+)", lscpu).group(1).strip()
-    except (OSError, subprocess.CalledProcessError, AttributeError):
-        pass
-    import torch
-
-    return f"{model}, {os.cpu_count()} cores, torch {torch.__version__}, Python {platform.python_version()}"
-
-
 def section(result: dict, plain: dict, checks: dict, quick: bool, sample: int, load: tuple[str, str]) -> str:
     ratio = plain["seconds"] / result["wall"]
     wall_goal = 120 if quick else 600
@@ -150,7 +134,7 @@ def section(result: dict, plain: dict, checks: dict, quick: bool, sample: int, l
         SECTION,
         "",
         (f"`python benchmarks/bench_ng2004.py{' --quick' if quick else ''}` on {time.strftime('%Y-%m-%d %H:%M')}: "
-         f"{machine()}; load average (1, 5, 15 min) {load[0]} before and {load[1]} after."),
+         f"{machine_line()}; load average (1, 5, 15 min) {load[0]} before and {load[1]} after."),
         (f"{'The --quick' if quick else 'The full default'} study: {result['trials']:,} trials "
          f"({', '.join(f'{v} {k}' for k, v in result['counts'].items())}), {len(result['lambdas'])} λ per trial, "
          f"our solver at tol {result['config']['tol']:g}. The plain loop (liblinear per λ at scikit-learn's "
@@ -172,14 +156,6 @@ def section(result: dict, plain: dict, checks: dict, quick: bool, sample: int, l
     ])
 
 
-def write_section(path: Path, text: str) -> None:
-    """Replace this benchmark's section of ``path`` (or append it), keeping the others."""
-    old = path.read_text() if path.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
-    new = pattern.sub(lambda _: text, old) if pattern.search(old) else old.rstrip("\n") + "\n\n" + text
-    path.write_text(new)
-
-
 def main(argv=None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the --quick study (a smoke test)")
@@ -191,17 +167,17 @@ def main(argv=None) -> str:
     args = parser.parse_args(argv)
     if args.sample < 1:
         parser.error(f"--sample must be at least 1, got {args.sample}")
-    load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    load_before = load_average()
     print("timing the study through the runner ...", flush=True)
     result = ours(args.quick, args.jobs)
-    load_after = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    load_after = load_average()
     print(f"  {result['wall']:.1f} s; timing the plain scikit-learn loop on a sample ...", flush=True)
     plain = plain_loop_estimate(result["config"], args.sample)
     text = section(result, plain, done_when(result["df"]), args.quick, args.sample, (load_before, load_after))
     print(text)
     results = args.results if args.results is not None else (None if args.quick else DEFAULT_RESULTS)
     if results is not None:
-        write_section(results, text)
+        write_section(results, SECTION, text)
     return text
 
 

@@ -50,7 +50,15 @@ from collections.abc import Callable
 import torch
 from torch.optim import Optimizer
 
-from optimizers.layers import batch_dims, is_matrix, layer_groups, layer_param_groups, member_shape, to_member_shape
+from optimizers.closure import closure_loss
+from optimizers.layers import (
+    batch_dims,
+    is_matrix,
+    layer_groups,
+    layer_param_groups,
+    member_shape,
+    to_member_shape,
+)
 
 
 def _parts(group: dict) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -165,10 +173,7 @@ class AGD(Optimizer):
 
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = closure_loss(closure)
         depth = len(self.param_groups)
         layers = []
         summary = unit_sq = 0.0

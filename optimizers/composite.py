@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch.optim import Optimizer
 
+from optimizers.closure import closure_loss
+
 
 class CompositeOptimizer(Optimizer):
     """Steps each child optimizer in turn; a parameter may belong to one child only."""
@@ -40,10 +42,7 @@ class CompositeOptimizer(Optimizer):
 
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = closure_loss(closure)
         for child in self.children:
             child.step()
         return loss

@@ -18,6 +18,7 @@ from collections.abc import Callable
 import torch
 from torch.optim import Optimizer
 
+from optimizers.closure import closure_loss
 from optimizers.lars import trust_ratio
 from optimizers.layers import batch_dims, layer_param_groups, member_norm
 
@@ -44,10 +45,7 @@ class LAMB(Optimizer):
 
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = closure_loss(closure)
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
             for p in group["params"]:

@@ -21,6 +21,7 @@ from collections.abc import Callable
 import torch
 from torch.optim import Optimizer
 
+from optimizers.closure import closure_loss
 from optimizers.layers import batch_dims, layer_param_groups, member_norm
 
 
@@ -54,10 +55,7 @@ class LARS(Optimizer):
 
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = closure_loss(closure)
         for group in self.param_groups:
             decay = group["weight_decay"]
             for p in group["params"]:

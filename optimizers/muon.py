@@ -35,6 +35,7 @@ from collections.abc import Callable
 import torch
 from torch.optim import Optimizer
 
+from optimizers.closure import closure_loss
 from optimizers.composite import CompositeOptimizer
 from optimizers.layers import batch_dims, is_matrix, layer_param_groups
 
@@ -74,10 +75,7 @@ class MuonMatrices(Optimizer):
 
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = closure_loss(closure)
         for group in self.param_groups:
             beta = group["momentum"]
             for p in group["params"]:

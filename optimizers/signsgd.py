@@ -14,6 +14,7 @@ from collections.abc import Callable
 import torch
 from torch.optim import Optimizer
 
+from optimizers.closure import closure_loss
 from optimizers.layers import layer_param_groups
 
 
@@ -29,10 +30,7 @@ class SignSGD(Optimizer):
 
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = closure_loss(closure)
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is None:
