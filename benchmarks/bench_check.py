@@ -28,7 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchlib import DEFAULT_RESULTS, machine_line, write_section
+from benchlib import DEFAULT_RESULTS, machine_line, publish
 
 SECTION = "## bench_check"
 ROOT = Path(__file__).resolve().parents[1]
@@ -117,11 +117,7 @@ def main(argv=None) -> str:
     check_args = QUICK_ARGS if args.quick else FULL_ARGS
     result = measure(1 if args.quick else args.repeats, check_args)
     text = section(result, check_args, args.quick)
-    print(text)
-    results = args.results if args.results is not None else (None if args.quick else DEFAULT_RESULTS)
-    if results is not None:
-        write_section(results, SECTION, text)
-    return text
+    return publish(text, SECTION, args.results, args.quick)
 
 
 if __name__ == "__main__":

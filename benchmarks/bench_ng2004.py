@@ -32,7 +32,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
-from benchlib import DEFAULT_RESULTS, load_average, machine_line, write_section
+from benchlib import DEFAULT_RESULTS, load_average, machine_line, publish
 
 SECTION = "## bench_ng2004"
 
@@ -174,11 +174,7 @@ def main(argv=None) -> str:
     print(f"  {result['wall']:.1f} s; timing the plain scikit-learn loop on a sample ...", flush=True)
     plain = plain_loop_estimate(result["config"], args.sample)
     text = section(result, plain, done_when(result["df"]), args.quick, args.sample, (load_before, load_after))
-    print(text)
-    results = args.results if args.results is not None else (None if args.quick else DEFAULT_RESULTS)
-    if results is not None:
-        write_section(results, SECTION, text)
-    return text
+    return publish(text, SECTION, args.results, args.quick)
 
 
 if __name__ == "__main__":

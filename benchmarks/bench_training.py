@@ -27,9 +27,9 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from benchlib import DEFAULT_RESULTS, machine, publish
 from torch import nn
 
-from benchlib import DEFAULT_RESULTS, machine, write_section
 from learners.neural import MLP, BatchedMLP, train, train_batched
 
 SECTION = "## bench_training"
@@ -220,11 +220,7 @@ def main(argv=None) -> str:
     sizes = QUICK if args.quick else FULL
     rows, info = run(sizes)
     text = section(rows, info, sizes, args.quick)
-    print(text)
-    results = args.results if args.results is not None else (None if args.quick else DEFAULT_RESULTS)
-    if results is not None:
-        write_section(results, SECTION, text)
-    return text
+    return publish(text, SECTION, args.results, args.quick)
 
 
 if __name__ == "__main__":

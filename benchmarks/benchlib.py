@@ -44,3 +44,13 @@ def write_section(path: Path, section: str, text: str) -> None:
     pattern = re.compile(rf"^{re.escape(section)}\n.*?(?=^## |\Z)", re.S | re.M)
     new = pattern.sub(lambda _: text, old) if pattern.search(old) else old.rstrip("\n") + "\n\n" + text
     path.write_text(new)
+
+
+def publish(text: str, section: str, results: Path | None, quick: bool) -> str:
+    """Print a benchmark's section and write it to ``results`` (default: RESULTS.md
+    for a full run; a ``--quick`` smoke run writes nowhere unless asked)."""
+    print(text)
+    target = results if results is not None else (None if quick else DEFAULT_RESULTS)
+    if target is not None:
+        write_section(target, section, text)
+    return text
