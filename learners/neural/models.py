@@ -43,6 +43,17 @@ def hidden_dims(in_features: int, out_features: int, width: int, depth: int) -> 
     return [in_features] + [width] * (depth - 1) + [out_features]
 
 
+
+def _set_common_options(net: nn.Module, activation: str, bias, init: str, seed, dtype) -> torch.dtype:
+    """Validate and store the options every network shares; return the torch dtype."""
+    net.activation = activation
+    net.act = activation_function(activation)
+    net.bias = bool(bias)
+    net.init = check_init(init)
+    net.seed = seed_int("seed", seed)
+    return resolve_dtype(dtype)
+
+
 class MLP(nn.Module):
     """``Linear → act → … → Linear`` with ``depth`` weight layers of hidden ``width``.
 
@@ -59,12 +70,7 @@ class MLP(nn.Module):
         self.out_features = positive_int("out_features", out_features)
         self.width = positive_int("width", width)
         self.depth = positive_int("depth", depth)
-        self.activation = activation
-        self.act = activation_function(activation)
-        self.bias = bool(bias)
-        self.init = check_init(init)
-        self.seed = seed_int("seed", seed)
-        dtype = resolve_dtype(dtype)
+        dtype = _set_common_options(self, activation, bias, init, seed, dtype)
         dims = hidden_dims(self.in_features, self.out_features, self.width, self.depth)
         self.layers = nn.ModuleList(
             skip_init(nn.Linear, d_in, d_out, bias=self.bias, dtype=dtype)
@@ -113,12 +119,7 @@ class SmallCNN(nn.Module):
         self.out_features = positive_int("out_features", out_features)
         self.channels = tuple(positive_int("channels entry", c) for c in channels)
         self.kernel_size = positive_int("kernel_size", kernel_size)
-        self.activation = activation
-        self.act = activation_function(activation)
-        self.bias = bool(bias)
-        self.init = check_init(init)
-        self.seed = seed_int("seed", seed)
-        dtype = resolve_dtype(dtype)
+        dtype = _set_common_options(self, activation, bias, init, seed, dtype)
         padding = self.kernel_size // 2
         in_channels, height, width = self.input_shape
         layers = []
