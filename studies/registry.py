@@ -11,6 +11,7 @@ _STUDIES = {
     "ng2004": ("studies.ng2004", "Ng (2004) Figure 1: L1 vs L2 logistic regression, and sample complexity m*(n)"),
     "equivariance": ("studies.equivariance", "which symmetries each optimizer and learner has (coupled + distributional tests)"),
     "optimizers": ("studies.optimizers", "the seed's optimizer comparisons on MNIST and CIFAR-10, and the cost of symmetry on images"),
+    "sample_complexity": ("studies.sample_complexity", "sample complexity m*(n) of any learner on hard data families and their rotated twins"),
 }
 
 

@@ -1,7 +1,7 @@
 """``rotated-NAME``: any family with its inputs rotated by a fixed Haar rotation.
 
 For each n the rotation is one draw Q = ``invariance.groups.sample("orthogonal", n,
-seed=s)`` with s = derive_seed(seed, "rotation", NAME, n): seeded per (family, n)
+seed=s)`` with s = derive_seed(seed, "rotation", NAME, n) mod 2^53: seeded per (family, n)
 and recorded by :meth:`describe`. A trial's data are the base family's, x ↦ Qx,
 with the labels unchanged — from the same seed, so a family and its twin see the
 same draws (a paired contrast). This is how a sparse target becomes a dense one:
@@ -56,7 +56,8 @@ class Rotated(Family):
         self.min_m = base.min_m
 
     def rotation_seed(self, n: int) -> int:
-        return derive_seed(self.seed, "rotation", self.base.name, int(n))
+        # below 2^53, so that the recorded seed survives a float column (pandas, JSON readers) exactly
+        return derive_seed(self.seed, "rotation", self.base.name, int(n)) % 2 ** 53
 
     def rotation(self, n: int) -> torch.Tensor:
         """The rotation matrix Q (n, n) of dimension n, float64."""

@@ -1,0 +1,335 @@
+"""Study ``sample_complexity``: how many examples each learner needs as the dimension grows.
+
+learners × families × a per-family grid of dimensions n × a grid of training sizes
+m × ``trials`` repetitions. A trial draws a fresh training set of m examples from
+its family (:mod:`studies.families`), fits the learner (:mod:`learners.sample`:
+hyperparameters chosen on the last 30 % of the examples, as Ng chooses λ) and
+stores the test risk of the selected model, exact where the family allows it
+(a linear predictor on a Gaussian family or on the Hadamard rows), otherwise on
+``test_points`` (≥ 10,000) fresh points. The report (``reports.sample_complexity``)
+turns the curves into m*(n), the smallest m whose mean excess risk is within
+``epsilon``, and calls its growth law.
+
+Seeds. A trial's data come from derive_seed(seed, study, "data", NAME, n, m, rep)
+and its fresh test points from (..., "test", NAME, n, m, rep), with NAME the
+family's base name: every learner sees the same datasets (paired), and
+``rotated-NAME`` sees NAME's draws rotated (a paired rotation contrast). A
+rotated family's rotation is seeded per (family, n) from the study seed and
+recorded with each trial (``rotation_seed``, ``family_info``). The learner's own
+seed is derive_seed(seed, study, "fit", family, learner, n, m).
+
+Batching. The trials of one (family, learner, n, m) cell are one ``learner.fit``
+on (T, m, n) tensors (split only to bound memory). A learner runs only on the
+families whose task (classification or regression) it handles; l1/l2-logistic
+skip ``hadamard``.
+
+Grids. ``grids`` maps a key to ``{n = [...], m = [...]}`` (and optionally
+``trials``); the grid of (family F, learner L) is the first of ``F/L``, ``F``,
+``B/L``, ``B`` (B the base name of a rotated F) found in the configured ``grids``,
+then in the default grids — so ``--set 'grids={...}'`` only needs the entries it
+changes, and a rotated twin runs on its base family's grid (the contrast needs the
+same points). m values a family cannot use are skipped (hadamard: only k = m < d = n).
+The default grids bracket each learner's m*: learners that are rotation invariant
+(l2-logistic, ridge) need m of the order of several times n on the sparse Gaussian
+families, so they get n up to 160 and m up to 2560 (as ``ng2004`` does for L2),
+the sparsity-exploiting ones (l1-logistic, spindly) need m ~ log n, so they get n up
+to 1000 and m from 10 to 160. Hadamard: d = 16…256 and k from 4 to d − 1; the
+hypercube families: small grids (linear learners cannot learn a parity or a
+staircase beyond its linear part; these families are there for the neural learners).
+
+Metrics per trial: ``risk``, ``bayes_risk``, ``excess`` = risk − bayes_risk,
+``metric`` (zero_one or square), hadamard's ``bound`` = 1 − m/(n − 1), each entry
+of the fit's ``selected`` as ``selected_<name>`` and of ``extra`` as it is,
+``family_info`` (the family's facts) and, for rotated families, ``rotation_seed``.
+A diverged fit is stored with status ``diverged`` and NaN risks.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from studies import families
+from studies.spec import Outcome, Study, TrialSpec, derive_seed
+
+#: training data per learner.fit call are kept below this many floats (memory)
+_CHUNK_FLOATS = 2 ** 24
+_GRID_KEYS = ("n", "m", "trials")
+
+# m grids ~√2 apart (as ng2004's)
+_M_SPARSE = [10, 14, 20, 28, 40, 57, 80, 113, 160]
+_M_DENSE = [20, 28, 40, 57, 80, 113, 160, 226, 320, 453, 640, 905, 1280, 1810, 2560]
+_N_SPARSE = [10, 18, 32, 56, 100, 178, 316, 562, 1000]
+_N_DENSE = [10, 20, 40, 80, 160]
+_DENSE_LEARNERS = ("l2-logistic", "ridge")
+
+
+def _gaussian_grids(family: str) -> dict[str, dict[str, list[int]]]:
+    grids = {family: {"n": list(_N_SPARSE), "m": list(_M_SPARSE)}}
+    for learner in _DENSE_LEARNERS:
+        grids[f"{family}/{learner}"] = {"n": list(_N_DENSE), "m": list(_M_DENSE)}
+    return grids
+
+
+DEFAULT_GRIDS: dict[str, dict[str, list[int]]] = {
+    **_gaussian_grids("ng-one"),
+    **_gaussian_grids("gaussian-threshold"),
+    "ng-three": {"n": [10, 32, 100, 316, 1000], "m": [20, 40, 80, 160, 320]},
+    "ng-three/l2-logistic": {"n": [10, 20, 40, 80], "m": [20, 40, 80, 160, 320, 640, 1280]},
+    "ng-three/ridge": {"n": [10, 20, 40, 80], "m": [20, 40, 80, 160, 320, 640, 1280]},
+    "ng-decay": {"n": [10, 32, 100, 316, 1000], "m": [20, 40, 80, 160, 320]},
+    "hadamard": {"n": [16, 32, 64, 128, 256], "m": [4, 6, 8, 12, 15, 24, 31, 48, 63, 96, 127, 192, 255]},
+    "sparse-parity": {"n": [10, 20, 40], "m": [20, 80, 320, 1280]},
+    "staircase": {"n": [10, 20, 40], "m": [20, 80, 320, 1280]},
+}
+DEFAULT_FAMILIES = ["ng-one", "ng-three", "ng-decay", "gaussian-threshold", "hadamard", "sparse-parity",
+                    "staircase", "rotated-ng-one", "rotated-gaussian-threshold", "rotated-hadamard"]
+DEFAULT_LEARNERS = ["l1-logistic", "l2-logistic", "ridge", "spindly"]
+
+
+# ---------------------------------------------------------------------------- learners (learners.sample)
+
+
+def learner_names() -> list[str]:
+    from learners import sample
+
+    return list(sample.names())
+
+
+def make_learner(name: str, **options: Any):
+    from learners import sample
+
+    return sample.make(name, **options)
+
+
+class SampleComplexity(Study):
+    name = "sample_complexity"
+    description = "sample complexity m*(n) of any learner on hard data families and their rotated twins"
+    defaults: ClassVar[dict[str, Any]] = {
+        "seed": 0,
+        "families": list(DEFAULT_FAMILIES),
+        "learners": list(DEFAULT_LEARNERS),
+        "trials": 100,
+        "grids": DEFAULT_GRIDS,
+        # the excess-risk level that defines m* (read by the report; kept with every trial)
+        "epsilon": 0.05,
+        # what each trial computes
+        "learner_options": {},
+        "test_points": 10_000,
+        "threshold": 0.0,
+        "parity_degree": 3,
+        "staircase_degree": 3,
+        "hadamard_column": 1,
+    }
+    quick: ClassVar[dict[str, Any]] = {
+        "trials": 30,
+        "grids": {
+            "ng-one": {"n": [10, 32, 100, 316, 1000], "m": [10, 14, 20, 28, 40, 57, 80]},
+            "ng-one/l2-logistic": {"n": [10, 20, 40, 80], "m": [20, 40, 80, 160, 226, 320, 453, 640, 905, 1280]},
+            "ng-one/ridge": {"n": [10, 20, 40, 80], "m": [20, 40, 80, 160, 226, 320, 453, 640, 905, 1280]},
+            "gaussian-threshold": {"n": [10, 100, 1000], "m": [10, 20, 40, 80]},
+            "gaussian-threshold/l2-logistic": {"n": [10, 40], "m": [20, 80, 320, 1280]},
+            "gaussian-threshold/ridge": {"n": [10, 40], "m": [20, 80, 320, 1280]},
+            "ng-three": {"n": [10, 100], "m": [40, 160]},
+            "ng-decay": {"n": [10, 100], "m": [40, 160]},
+            "hadamard": {"n": [16, 64], "m": [4, 8, 16, 32, 48, 63]},
+            "sparse-parity": {"n": [10], "m": [40, 320]},
+            "staircase": {"n": [10], "m": [40, 320]},
+        },
+    }
+    design_keys = frozenset({"families", "learners", "trials", "grids"})
+    max_batch = 100
+
+    # ------------------------------------------------------------------ config
+    def validate(self, config: Mapping[str, Any]) -> None:
+        names = _distinct_names(config, "families", "family", families.is_known, families.accepted())
+        known = learner_names()
+        learners = _distinct_names(config, "learners", "learner", lambda x: x in known, ", ".join(known))
+        for key in ("trials", "parity_degree", "staircase_degree", "hadamard_column"):
+            if config[key] < 1:
+                raise ValueError(f"{key} must be at least 1, got {config[key]}")
+        if config["test_points"] < 10_000:
+            raise ValueError(f"test_points must be at least 10,000 (risks on fewer fresh points are too noisy), "
+                             f"got {config['test_points']}")
+        if not (math.isfinite(config["epsilon"]) and config["epsilon"] > 0):
+            raise ValueError(f"epsilon must be a positive number, got {config['epsilon']}")
+        options = config["learner_options"]
+        for learner, opts in options.items():
+            if learner not in learners:
+                raise ValueError(f"learner_options names {learner!r}, which is not in learners ({', '.join(learners)})")
+            if not isinstance(opts, Mapping):
+                raise ValueError(f"learner_options.{learner} must be a table of options, got {opts!r}")
+        tasks = {name: self.learner(config, name).tasks for name in learners}
+        _check_grid_keys(config["grids"], known)
+        pairs = 0
+        for name in names:
+            family = self.family(config, name)
+            for learner in learners:
+                if family.task not in tasks[learner]:
+                    continue
+                pairs += 1
+                grid = self.grid(config, name, learner)
+                for n in grid["n"]:
+                    family.check_n(n)
+                    usable = [m for m in grid["m"] if family.usable(n, m)]
+                    if not usable:
+                        raise ValueError(f"grid of {name}/{learner} has no usable m at n={n} (m values {grid['m']})")
+                    for m in usable:
+                        family.check_m(n, m)
+        if not pairs:
+            raise ValueError(f"no learner in {learners} handles the task of any family in {names}")
+
+    def family(self, config: Mapping[str, Any], name: str) -> families.Family:
+        base = families.base_name(name)
+        options: dict[str, Any] = {"test_points": config["test_points"]}
+        options.update({
+            "gaussian-threshold": {"t": config["threshold"]},
+            "sparse-parity": {"k": config["parity_degree"]},
+            "staircase": {"k": config["staircase_degree"]},
+            "hadamard": {"column": config["hadamard_column"]},
+        }.get(base, {}))
+        return families.get(name, seed=config["seed"], **options)
+
+    def learner(self, config: Mapping[str, Any], name: str):
+        return make_learner(name, **dict(config["learner_options"].get(name, {})))
+
+    def grid(self, config: Mapping[str, Any], family: str, learner: str) -> dict[str, Any]:
+        """The grid {n, m, trials} of (family, learner): see the module docstring for the lookup order."""
+        base = families.base_name(family)
+        keys = [f"{family}/{learner}", family, f"{base}/{learner}", base]
+        for grids in (config["grids"], DEFAULT_GRIDS):
+            for key in keys:
+                if key in grids:
+                    entry = grids[key]
+                    return {"n": list(entry["n"]), "m": sorted(entry["m"]), "trials": entry.get("trials", config["trials"])}
+        raise ValueError(f"no grid for family {family!r} and learner {learner!r}: add grids.{base} = "
+                         "{n = [...], m = [...]}")
+
+    # ------------------------------------------------------------------ the grid
+    def trials(self, config: Mapping[str, Any]) -> list[dict[str, Any]]:
+        cells = []
+        for name in config["families"]:
+            family = self.family(config, name)
+            for learner in config["learners"]:
+                if family.task not in self.learner(config, learner).tasks:
+                    continue
+                grid = self.grid(config, name, learner)
+                for n in grid["n"]:
+                    for m in grid["m"]:
+                        if family.usable(n, m):
+                            cells.append((name, learner, n, m, grid["trials"]))
+        # the most expensive cells first, so that parallel workers finish together
+        cells.sort(key=lambda c: -_cost(c[2], c[3]) * c[4])
+        return [{"family": f, "learner": lr, "n": n, "m": m, "rep": rep}
+                for (f, lr, n, m, reps) in cells for rep in range(reps)]
+
+    def batch_key(self, coords: Mapping[str, Any]) -> tuple:
+        return (coords["family"], coords["learner"], coords["n"], coords["m"])
+
+    # ------------------------------------------------------------------ running
+    def seeds(self, config: Mapping[str, Any], coords: Mapping[str, Any]) -> tuple[int, int]:
+        """(data seed, test-point seed) of a trial: the same for every learner and for a rotated twin."""
+        key = (families.base_name(coords["family"]), coords["n"], coords["m"], coords["rep"])
+        return (derive_seed(config["seed"], self.name, "data", *key),
+                derive_seed(config["seed"], self.name, "test", *key))
+
+    def run_batch(self, config: Mapping[str, Any], batch: Sequence[TrialSpec]) -> list[Outcome]:
+        key = self.batch_key(batch[0].coords)
+        if any(self.batch_key(t.coords) != key for t in batch):
+            raise ValueError("run_batch needs trials that share (family, learner, n, m)")
+        name, learner_name, n, m = key
+        family = self.family(config, name)
+        learner = self.learner(config, learner_name)
+        fit_seed = derive_seed(config["seed"], self.name, "fit", *key)
+        common = {
+            "bayes_risk": float(family.bayes_risk(n)),
+            "metric": family.metric,
+            **{k: float(v) for k, v in family.extra_metrics(n, m).items()},
+            "family_info": family.describe(n),
+        }
+        if name.startswith(families.PREFIX):
+            common["rotation_seed"] = int(family.rotation_seed(n))
+        outcomes: list[Outcome] = []
+        size = max(1, _CHUNK_FLOATS // (m * n))
+        for start in range(0, len(batch), size):
+            chunk = batch[start:start + size]
+            data_seeds, test_seeds = zip(*(self.seeds(config, t.coords) for t in chunk))
+            X, y = family.sample(n, m, list(data_seeds))
+            fit = learner.fit(X, y, task=family.task, seed=fit_seed)
+            risk = family.risk(n, fit, list(test_seeds))
+            outcomes += _outcomes(fit, risk, common)
+        return outcomes
+
+
+def _outcomes(fit, risk: np.ndarray, common: dict[str, Any]) -> list[Outcome]:
+    status = np.asarray(fit.status)
+    selected = {k: np.asarray(v) for k, v in (getattr(fit, "selected", None) or {}).items()}
+    extra = {k: np.asarray(v) for k, v in (getattr(fit, "extra", None) or {}).items()}
+    out = []
+    for t in range(len(risk)):
+        value = float(risk[t])
+        ok = status[t] == "ok" and math.isfinite(value)
+        metrics = {
+            "risk": value if ok else math.nan,
+            "excess": value - common["bayes_risk"] if ok else math.nan,
+            **common,
+            **{f"selected_{k}": _scalar(v[t]) for k, v in selected.items()},
+            **{k: _scalar(v[t]) for k, v in extra.items()},
+        }
+        out.append(Outcome("ok" if ok else "diverged", metrics))
+    return out
+
+
+def _scalar(value: Any) -> Any:
+    """A numpy element as a JSON-able Python scalar (NaN stays NaN)."""
+    value = np.asarray(value)
+    if value.dtype == bool:
+        return bool(value)
+    if np.issubdtype(value.dtype, np.integer):
+        return int(value)
+    if np.issubdtype(value.dtype, np.floating):
+        return float(value)
+    return value.item() if value.ndim == 0 else value.tolist()
+
+
+def _cost(n: int, m: int) -> float:
+    """A rough cost model of one trial (a solve on 0.7m × n data), for scheduling only."""
+    m_fit = 0.7 * m
+    return m_fit * n * min(n, m_fit) + m * n
+
+
+def _distinct_names(config: Mapping[str, Any], key: str, singular: str, known, accepted: str) -> list[str]:
+    values = list(config[key])
+    if not values:
+        raise ValueError(f"{key} must name at least one entry; accepted: {accepted}")
+    for value in values:
+        if not known(value):
+            raise ValueError(f"unknown {singular} {value!r} in {key}; accepted: {accepted}")
+    if len(set(values)) != len(values):
+        raise ValueError(f"{key} must be distinct, got {values}")
+    return values
+
+
+def _check_grid_keys(grids: Mapping[str, Any], learners: Sequence[str]) -> None:
+    for key, entry in grids.items():
+        family, _, learner = key.partition("/")
+        if not families.is_known(family):
+            raise ValueError(f"grids.{key}: unknown family {family!r}; accepted: {families.accepted()}")
+        if learner and learner not in learners:
+            raise ValueError(f"grids.{key}: unknown learner {learner!r}; accepted: {', '.join(learners)}")
+        if not isinstance(entry, Mapping) or not {"n", "m"} <= set(entry) or set(entry) - set(_GRID_KEYS):
+            raise ValueError(f"grids.{key} must be a table with keys n, m (and optionally trials), got {entry!r}")
+        for axis in ("n", "m"):
+            values = entry[axis]
+            if (not isinstance(values, list) or not values or len(set(values)) != len(values)
+                    or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values)):
+                raise ValueError(f"grids.{key}.{axis} must be a list of distinct positive ints, got {values!r}")
+        trials = entry.get("trials", 1)
+        if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+            raise ValueError(f"grids.{key}.trials must be a positive int, got {trials!r}")
+
+
+STUDY = SampleComplexity()
