@@ -122,6 +122,8 @@ class Algorithm:
     exact_coupling: bool = True
     #: True when runs do not depend on the seed (the distributional test is then skipped)
     deterministic: bool = False
+    #: True when the algorithm draws an initialisation from its seed (the initialisation test applies)
+    has_initialisation: bool = False
 
     def fit(self, X: np.ndarray, y: np.ndarray, *, seed: int, n_classes: int, transform=None) -> Fitted:
         raise NotImplementedError
@@ -130,6 +132,12 @@ class Algorithm:
                n_classes: int) -> np.ndarray:
         """Scores at ``X_eval`` of runs with each seed: shape (K, len(X_eval), C)."""
         raise NotImplementedError
+
+    def initial_block(self, d: int, n_classes: int, seeds: Sequence[int], acts_on: str) -> np.ndarray:
+        """The initial parameters a group acting on ``acts_on`` ("inputs" or "outputs")
+        moves, for each seed, as matrices (N, r, c) whose columns the group moves
+        (see :mod:`invariance.initialisation`)."""
+        raise NotImplementedError(f"{type(self).__name__} has no initialisation")
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name}
@@ -279,6 +287,32 @@ class NeuralAlgorithm(Algorithm):
         self.dtype = resolve_dtype(dtype)
         self.model_options = dict(width=width, depth=depth, init=init, activation=activation, bias=bias)
         self.steps, self.batch_size, self.loss = int(steps), batch_size, loss
+
+    has_initialisation = True
+
+    def initial_block(self, d, n_classes, seeds, acts_on):
+        import torch
+
+        from learners.neural.initialisation import draw_weight
+        from learners.neural.models import MLP, hidden_dims
+
+        blocks = []
+        options = self.model_options
+        if acts_on == "inputs":
+            # the first layer is drawn first from the seed's generator (initialise_layers_),
+            # so it can be drawn alone: the same numbers as in the whole network
+            shape = tuple(hidden_dims(d, n_classes, options["width"], options["depth"])[1::-1])
+            for seed in seeds:
+                weight = draw_weight(shape, options["init"], torch.Generator().manual_seed(int(seed)))
+                blocks.append(weight.to(self.dtype).double().numpy())             # W1: (h, d), g moves columns
+            return np.stack(blocks)
+        for seed in seeds:
+            last = MLP(d, n_classes, seed=seed, dtype=self.dtype, **options).layers[-1]
+            rows = [last.weight.detach().double().T]                                # W_Lᵀ: (h, C)
+            if last.bias is not None:
+                rows.append(last.bias.detach().double()[None])
+            blocks.append(torch.cat(rows).numpy())
+        return np.stack(blocks)
 
     def describe(self):
         return {"name": self.name, **self.model_options, "steps": self.steps, "batch_size": self.batch_size,

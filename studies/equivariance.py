@@ -10,7 +10,11 @@ and the label permutations), by the checker's two tests
 
 A trial is (algorithm, group, element): the coupled test of one random
 element of the group and of its control, and for element 0 also the
-distributional test (K seeds per side). The numbers are exactly those of
+distributional test (K seeds per side) and the initialisation test, each
+with its retest on fresh seeds when its p-value is below α (the rule
+confirms such rejections). Unlike ``symbench check``, the study does not
+raise K where the coupled test is inconclusive (its default settings are not
+chaotic: floors of 1e-16 to 1e-13). The numbers are exactly those of
 ``symbench check`` with the same seed: the trials call the checker's
 functions with the study ``seed``, so element i of a group, the training
 seeds of element i and the distributional seeds are shared by every
@@ -74,6 +78,7 @@ class EquivarianceStudy(Study):
         "depth": 2,
         "init": "gaussian",
         "permutations": 999,
+        "init_draws": 256,    # initialisations per side of the initialisation test
     }
     quick = {
         "algorithms": ["sgd", "adam", *HYBRIDS, "l1-logistic", "l2-logistic", "svm-rbf-scale", "decision-tree",
@@ -83,6 +88,7 @@ class EquivarianceStudy(Study):
     }
     design_keys = frozenset({"algorithms", "groups", "elements"})
     max_batch = 64
+    version = 2  # the initialisation test and the retests joined each trial's metrics
 
     # ------------------------------------------------------------------ config
     def validate(self, config: Mapping[str, Any]) -> None:
@@ -96,7 +102,7 @@ class EquivarianceStudy(Study):
             if group not in groups.GROUPS:
                 raise ValueError(f"unknown group {group!r} in groups; accepted: {', '.join(groups.GROUPS)}")
         for key, least in (("elements", 1), ("seeds", 0), ("steps", 0), ("width", 1), ("depth", 1),
-                           ("permutations", 1)):
+                           ("permutations", 1), ("init_draws", 2)):
             if config[key] < least:
                 raise ValueError(f"{key} must be at least {least}, got {config[key]}")
         if config["seeds"] == 1:
@@ -153,8 +159,11 @@ class EquivarianceStudy(Study):
     @staticmethod
     def _measure(config, alg, task, seeds: int, coords, shared) -> dict[str, Any]:
         from invariance import checker
+        from invariance.initialisation import initialisation_test
 
         seed, group, index = config["seed"], coords["group"], coords["element"]
+        # as the checker does: enough permutations for the rule's smallest levels (α / number of groups)
+        permutations = checker.VerdictRule().permutations(config["permutations"], len(config["groups"]))
         pair = checker.coupled_element(alg, task, group, index, seed=seed, base_fits=shared["fits"])
         coupled, control = pair["coupled"], pair["control"]
         metrics: dict[str, Any] = {
@@ -162,19 +171,29 @@ class EquivarianceStudy(Study):
             "coupled_error": coupled["max_rel_error"], "coupled_rms": coupled["rms_rel_error"],
             "disagreement": coupled["disagreement"], "param_distance": coupled["param_distance"],
             "floor": control["max_rel_error"], "floor_rms": control["rms_rel_error"],
+            "floor_disagreement": control["disagreement"],
             "coupled_gap": checker.VerdictRule().gap(coupled["max_rel_error"], control["max_rel_error"]),
             "element_seed": pair["element"].get("seed"), "exact_coupling": alg.exact_coupling,
             "deterministic": alg.deterministic, "seeds": seeds if index == 0 else 0,
         }
+        if index == 0 and alg.has_initialisation:
+            options = dict(draws=config["init_draws"], seed=seed, n_permutations=permutations)
+            test = initialisation_test(alg, task, group, base_blocks=shared.setdefault("blocks", {}), **options)
+            metrics.update(init_p_value=test.p_value, init_draws=config["init_draws"], init_retest_p_value=None)
+            if test.p_value < checker.VerdictRule().alpha:  # the rule confirms rejections on fresh draws
+                metrics["init_retest_p_value"] = initialisation_test(alg, task, group, retest=True,
+                                                                     **options).p_value
         if index == 0 and seeds >= 2 and not alg.deterministic:
             if shared["base_sample"] is None:
                 shared["base_sample"] = checker.sample_base(alg, task, seeds, seed)
-            test = checker.distributional_test(alg, task, group, seeds=seeds, seed=seed,
-                                               base_sample=shared["base_sample"],
-                                               n_permutations=config["permutations"])
+            options = dict(seeds=seeds, seed=seed, n_permutations=permutations)
+            test = checker.distributional_test(alg, task, group, base_sample=shared["base_sample"], **options)
             metrics.update(p_value=test.p_value, effect_size=test.effect_size, spread=test.spread,
-                           scale=test.scale, two_sample_norm=test.metric,
+                           scale=test.scale, two_sample_norm=test.metric, retest_p_value=None,
                            **{f"p_{norm}": p for norm, p in test.p_values.items()})
+            if test.p_value < checker.VerdictRule().alpha:
+                metrics["retest_p_value"] = checker.distributional_test(alg, task, group, retest=True,
+                                                                        **options).p_value
         return metrics
 
 

@@ -20,7 +20,8 @@ import torch
 
 from invariance import checker
 from invariance.algorithms import EstimatorAlgorithm, NeuralAlgorithm, Task, as_algorithm, as_scores, default_task
-from invariance.checker import VerdictRule, assert_equivariant, check_equivariance, summarise
+from invariance.checker import DEFAULT_GROUPS, VerdictRule, assert_equivariant, check_equivariance, summarise
+from invariance.verdicts import TwoSampleNumbers, holm, summarise_check
 from invariance.testing import algorithm_id, equivariance_cases
 
 FAST = dict(steps=40, n_elements=1, seeds=0)
@@ -62,7 +63,7 @@ def test_non_equivariant_toy_fails_where_it_breaks_symmetry_and_passes_sign_flip
     for group in ("orthogonal", "permutation", "label_permutation"):
         result = report.results[group]
         assert result.verdict == "not_equivariant", (group, result)
-        assert result.coupled_gap > 1e8 and result.param_distance > 1e-6
+        assert result.coupled_gap >= VerdictRule().broken_gap and result.param_distance > 1e-6
     assert report.verdict("sign_flip") == "equivariant"
     assert report.results["sign_flip"].coupled_error == 0.0  # sign flips are exact in floating point
 
@@ -97,7 +98,7 @@ def test_report_numbers_and_verdicts(adam_report):
         assert result.floor == max(e["control"]["max_rel_error"] for e in result.elements)
         assert result.coupled_error == max(e["coupled"]["max_rel_error"] for e in result.elements)
         assert math.isclose(result.coupled_gap, result.coupled_error / max(result.floor, VerdictRule().floor_min))
-        assert 0 < result.floor < 1e-12            # the control is the identity up to rounding
+        assert 0 < result.floor <= VerdictRule().max_floor  # the control is the identity up to rounding
         assert 0 <= result.p_value <= 1
     assert rotation.disagreement > 0 and flips.disagreement == 0
     # the two elements are different random rotations
@@ -144,7 +145,7 @@ def test_coupled_runs_are_shared_across_groups_and_paired_across_algorithms():
 
 def _element(error, floor, disagreement=0.0):
     metrics = {"max_rel_error": error, "rms_rel_error": error, "disagreement": disagreement, "param_distance": None}
-    return {"coupled": metrics, "control": {**metrics, "max_rel_error": floor}}
+    return {"coupled": metrics, "control": {**metrics, "max_rel_error": floor, "disagreement": 0.0}}
 
 
 @pytest.mark.parametrize("error, verdict", [(1e-14, "equivariant"), (1e-11, "inconclusive"), (1e-3, "not_equivariant")])
@@ -161,29 +162,96 @@ def test_exact_control_uses_the_minimum_floor():
     assert result.verdict == "equivariant"
 
 
-def test_distributional_rejection_overrides_a_passing_coupled_test():
-    result = summarise("orthogonal", [_element(1e-16, 1e-15)], p_value=0.001, effect_size=0.01, spread=1.0)
+def _dist(p, retest=None, effect=0.01, spread=1.0, scale=1.0):
+    return TwoSampleNumbers(p, effect, spread, scale, seeds=32, retest_p_value=retest)
+
+
+def test_a_confirmed_distributional_rejection_overrides_a_passing_coupled_test():
+    result = summarise("orthogonal", [_element(1e-16, 1e-15)], distributional=_dist(0.001, retest=0.002))
     assert result.coupled_verdict == "equivariant" and result.verdict == "not_equivariant"
-    calm = summarise("orthogonal", [_element(1e-16, 1e-15)], p_value=0.4, effect_size=0.0, spread=1.0)
+    assert "although the coupled runs agree" in result.note
+    calm = summarise("orthogonal", [_element(1e-16, 1e-15)], distributional=_dist(0.4, effect=0.0))
     assert calm.distributional_verdict == "no_evidence" and calm.verdict == "equivariant"
-    strict = summarise("orthogonal", [_element(1e-16, 1e-15)], p_value=0.001, effect_size=0.01, spread=1.0,
+    strict = summarise("orthogonal", [_element(1e-16, 1e-15)], distributional=_dist(0.001, retest=0.001),
                        rule=VerdictRule(min_effect=0.05))
     assert strict.verdict == "equivariant"
 
 
+def test_an_unconfirmed_rejection_is_chance():
+    # issue 8.4: Rprop under sign flips, exact coupling, p = 0.006 at seed 0 only
+    result = summarise("sign_flip", [_element(0.0, 8e-16)], distributional=_dist(0.006, retest=0.49))
+    assert result.distributional_verdict == "no_evidence" and result.verdict == "equivariant"
+    assert "not confirmed" in result.note
+    never_retested = summarise("sign_flip", [_element(0.0, 8e-16)], distributional=_dist(0.006))
+    assert never_retested.verdict == "equivariant"
+
+
+def test_a_rejection_agreeing_with_a_broken_coupling_needs_no_retest():
+    result = summarise("orthogonal", [_element(0.2, 1e-15, 0.05)], distributional=_dist(0.001))
+    assert result.distributional_verdict == "not_equivariant" and result.verdict == "not_equivariant"
+
+
+def test_holm_adjusts_over_the_groups_of_a_check():
+    assert holm({"a": 0.01, "b": 0.04, "c": None, "d": 0.03}) == pytest.approx(
+        {"a": 0.03, "b": 0.06, "c": None, "d": 0.06})
+    per_group = {g: {"elements": [_element(0.0, 1e-15)], "distributional": _dist(0.004, retest=0.004)}
+                 for g in DEFAULT_GROUPS}
+    # four groups: 4 × 0.004 = 0.016 ≥ α, so no group is rejected, although each p-value alone would be
+    results = summarise_check(per_group)
+    assert all(r.verdict == "equivariant" and r.p_value == pytest.approx(0.016) for r in results.values())
+    per_group["orthogonal"]["distributional"] = _dist(0.001, retest=0.001)
+    results = summarise_check(per_group)
+    assert results["orthogonal"].verdict == "not_equivariant"  # 4 × 0.001 < α and confirmed at α/4
+    assert results["permutation"].verdict == "equivariant"
+
+
+def test_a_chaotic_floor_makes_the_coupled_test_inconclusive():
+    # issue 8.2: adam(lr=0.3), 2000 steps, depth 3: floor 28, gap 0.06, 3.9 % of labels changed
+    chaotic = _element(1.7, 28.3, disagreement=0.039)
+    chaotic["control"]["disagreement"] = 0.05
+    result = summarise("orthogonal", [chaotic], distributional=_dist(0.3, spread=65.6, scale=41.0))
+    assert result.coupled_verdict == "inconclusive" and result.verdict == "inconclusive"
+    assert result.distributional_verdict == "no_evidence"  # the spread is far above rounding
+    assert "chaotic" in result.note and "not a proof" in result.note
+    # a floor above √ε is not small even when the control changed no label
+    rule = VerdictRule()
+    assert rule.coupled(rule.gap(1e-7, 2 * rule.max_floor), 2 * rule.max_floor) == "inconclusive"
+    assert rule.coupled(rule.gap(1e-7, rule.max_floor), rule.max_floor) == "equivariant"
+    confirmed = summarise("orthogonal", [chaotic], distributional=_dist(0.001, retest=0.003))
+    assert confirmed.verdict == "not_equivariant"
+
+
+def test_the_initialisation_verdict_joins_the_overall_verdict():
+    init = TwoSampleNumbers(0.001, seeds=256, retest_p_value=0.001)
+    result = summarise("orthogonal", [_element(5e-16, 6e-16)], init=init, distributional=_dist(0.66))
+    assert (result.coupled_verdict, result.init_verdict, result.verdict) == (
+        "equivariant", "not_equivariant", "not_equivariant")
+    assert "update rule is equivariant, but the initialisation" in result.note
+    unconfirmed = summarise("orthogonal", [_element(5e-16, 6e-16)], init=TwoSampleNumbers(0.001, retest_p_value=0.3))
+    assert unconfirmed.init_verdict == "equivariant" and unconfirmed.verdict == "equivariant"
+
+
 def test_inexact_coupling_cannot_convict_alone():
     broken = [_element(0.5, 1e-15, disagreement=0.1)]
-    assert summarise("permutation", broken, p_value=0.5, effect_size=0.0, spread=1.0).verdict == "not_equivariant"
-    loose = summarise("permutation", broken, p_value=0.5, effect_size=0.0, spread=1.0, exact_coupling=False)
+    assert summarise("permutation", broken, distributional=_dist(0.5)).verdict == "not_equivariant"
+    loose = summarise("permutation", broken, distributional=_dist(0.5), exact_coupling=False)
     assert loose.verdict == "inconclusive" and "not transported" in loose.note
+    # its distributional rejection is the only evidence: it must be confirmed
+    unconfirmed = summarise("permutation", broken, distributional=_dist(0.001), exact_coupling=False)
+    assert unconfirmed.verdict == "inconclusive"
+    confirmed = summarise("permutation", broken, distributional=_dist(0.001, retest=0.001), exact_coupling=False)
+    assert confirmed.verdict == "not_equivariant"
 
 
 def test_rounding_level_spread_counts_as_deterministic():
     # runs that differ across seeds by 1e-16 only: the samples differ by g's rounding, nothing else
-    result = summarise("permutation", [_element(5e-16, 1e-15)], p_value=0.001, effect_size=1.0, spread=1e-16,
-                       scale=1.0)
+    result = summarise("permutation", [_element(5e-16, 1e-15)],
+                       distributional=_dist(0.001, effect=1.0, spread=1e-16))
     assert result.distributional_verdict == "deterministic" and result.verdict == "equivariant"
     assert result.p_value is None
+    # judged against rounding, never against the measured floor (issue 8.2)
+    big_floor = summarise("permutation", [_element(5e-16, 1e-9)], distributional=_dist(0.5, spread=1e-8))
+    assert big_floor.distributional_verdict == "no_evidence"
 
 
 def test_verdict_rule_rejects_bad_thresholds():
@@ -250,7 +318,7 @@ def test_axis_probe_task():
 @pytest.mark.parametrize("call, message", [
     (lambda: check_equivariance("adam", ["rotation"]), "unknown group 'rotation'; accepted: identity"),
     (lambda: check_equivariance("adamm", ["orthogonal"]), "unknown optimizer 'adamm'"),
-    (lambda: check_equivariance("sgd", ["orthogonal"], n_elements=0), "n_elements must be a positive"),
+    (lambda: check_equivariance("sgd", ["orthogonal"], n_elements=0), "n_elements must be an integer ≥ 1"),
     (lambda: check_equivariance("sgd", ["orthogonal"], seeds=-1), "seeds must be a non-negative"),
     (lambda: check_equivariance("sgd", ["orthogonal"], steps=-2), "steps must be a non-negative"),
     (lambda: check_equivariance("sgd", ["orthogonal"], init="uniform"), "unknown init 'uniform'"),
@@ -281,7 +349,7 @@ def test_wrong_kinds_are_type_errors():
 def test_assert_equivariant_passes_and_fails_with_the_numbers():
     result = assert_equivariant("sgd", "orthogonal", **FAST)
     assert result.verdict == "equivariant"
-    with pytest.raises(AssertionError, match=r"adam is not_equivariant under orthogonal: coupled gap .*floor"):
+    with pytest.raises(AssertionError, match=r"adam is not_equivariant under orthogonal: update rule not_equivariant.*coupled gap .*floor"):
         assert_equivariant("adam", "orthogonal", **FAST)
 
 

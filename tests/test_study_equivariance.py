@@ -39,7 +39,10 @@ def test_trials_and_statuses(small_run):
 
 
 def test_numbers_are_the_checkers(small_run):
+    from reports.equivariance import verdict_table
+
     db, _ = small_run
+    table = verdict_table(store.load(db, "equivariance")).set_index(["algorithm", "group"])
     df = store.load(db, "equivariance").set_index(["algorithm", "group", "element"])
     report = check_equivariance("adam", ["orthogonal", "sign_flip"], steps=30, n_elements=2, seeds=8,
                                 n_permutations=199)
@@ -49,7 +52,11 @@ def test_numbers_are_the_checkers(small_run):
             assert row.coupled_error == element["coupled"]["max_rel_error"]
             assert row.floor == element["control"]["max_rel_error"]
             assert row.element_seed == element["element"]["seed"]
-        assert df.loc[("adam", group, 0)].p_value == result.p_value
+        assert df.loc[("adam", group, 0)].init_p_value is not None
+        # the report adjusts the stored raw p-values over the groups exactly as the checker does
+        assert table.loc[("adam", group), "p_value"] == result.p_value
+        assert table.loc[("adam", group), "init_p_value"] == result.init_p_value
+        assert table.loc[("adam", group), "verdict"] == result.verdict
     tree = check_equivariance(catalog.make("decision-tree"), ["orthogonal"], n_elements=2, seeds=8,
                               n_permutations=199)
     assert df.loc[("decision-tree", "orthogonal", 1)].coupled_error == tree.results["orthogonal"].coupled_error
