@@ -11,7 +11,8 @@ from pathlib import Path
 
 from studies import store
 
-REPORTS = {"ng2004": "reports.ng2004", "equivariance": "reports.equivariance", "optimizers": "reports.optimizers"}
+REPORTS = {"ng2004": "reports.ng2004", "equivariance": "reports.equivariance", "optimizers": "reports.optimizers",
+           "atlas": "reports.atlas"}
 
 
 def build(db: str | Path = store.DEFAULT_DB, out: str | Path = "results/reports", study: str | None = None) -> list[Path]:

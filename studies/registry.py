@@ -12,6 +12,7 @@ _STUDIES = {
     "equivariance": ("studies.equivariance", "which symmetries each optimizer and learner has (coupled + distributional tests)"),
     "optimizers": ("studies.optimizers", "the seed's optimizer comparisons on MNIST and CIFAR-10, and the cost of symmetry on images"),
     "sample_complexity": ("studies.sample_complexity", "sample complexity m*(n) of any learner on hard data families and their rotated twins"),
+    "atlas": ("studies.atlas", "the symmetries of every optimizer in torch.optim, pytorch-optimizer and ours"),
 }
 
 
