@@ -1,9 +1,10 @@
 """Wall time of ``symbench check adam`` end to end: a fresh interpreter, the
 imports, the checker's defaults (orthogonal, permutation, sign flip, signed
-permutation; coupled test with 3 elements per group and distributional test
-with K = 32 seeds per side, 200 training steps), and the printed table.
+permutation; coupled test with 3 elements per group, initialisation test with
+256 draws per side, distributional test with K = 32 seeds per side, 200
+training steps, and the retests the rule asks for), and the printed table.
 
-Goal (issue 4): at most 60 s on 2 cores. The checker trains tiny networks on
+Goal (issue 8): at most 15 s on 2 cores (issue 4 asked for 60 s). The checker trains tiny networks on
 one thread by design, so the second core only absorbs other load.
 
 Each repeat runs ``python -m studies.cli check adam --format json`` in a
@@ -32,7 +33,7 @@ from benchlib import DEFAULT_RESULTS, machine_line, publish
 
 SECTION = "## bench_check"
 ROOT = Path(__file__).resolve().parents[1]
-GOAL_SECONDS = 60.0
+GOAL_SECONDS = 15.0
 FULL_ARGS = ["check", "adam", "--format", "json"]
 QUICK_ARGS = ["check", "adam", "--format", "json", "--seeds", "4", "--elements", "1", "--steps", "20",
               "--groups", "orthogonal,signed_permutation"]
@@ -86,10 +87,11 @@ def section(result: dict, args: list[str], quick: bool) -> str:
     met = "yes" if median <= GOAL_SECONDS else "no"
     lines = [
         SECTION, "",
-        f"`symbench {' '.join(args)}` end to end (fresh interpreter, imports, both tests, JSON output)"
+        f"`symbench {' '.join(args)}` end to end (fresh interpreter, imports, all three tests, JSON output)"
         + (" — QUICK MODE, not the goal's setting" if quick else "") + ".",
         f"Groups: {', '.join(result['groups'])}; "
-        f"{settings['n_elements']} element(s) per group; K = {settings['seeds']} seeds per side; "
+        f"{settings['n_elements']} element(s) per group; {settings.get('init_draws', 0)} initialisations per side; "
+        f"K = {settings['seeds']} seeds per side; "
         f"{settings['algorithm']['steps']} training steps.", "",
         "| measure | value | goal | met |", "|---|---|---|---|",
         f"| median wall time | {median:.1f} s | ≤ {GOAL_SECONDS:.0f} s on 2 cores | {met} |",

@@ -75,8 +75,40 @@ def test_learners_and_estimator_import_paths(capsys):
     (["adam", "--steps", "-1"], "steps must be a non-negative integer"),
     (["adam", "--elements", "0"], "--elements must be at least 1"),
     (["adam", "--format", "yaml"], "invalid choice: 'yaml'"),
+    (["adam", "--expect", "orthogonal"], "is not GROUP=VERDICT"),
+    (["adam", "--expect", "rotation=equivariant"], "does not test; checked: orthogonal, permutation"),
+    (["adam", "--expect", "orthogonal=broken"], "accepted: equivariant, not_equivariant, inconclusive"),
+    (["adam", "--expect", "orthogonal=equivariant,orthogonal=inconclusive"], "names group 'orthogonal' twice"),
+    (["adam", "--expect", ","], "--expect is empty"),
 ])
 def test_bad_input_is_one_line_and_exit_2(capsys, argv, message):
     code, out, err = _run(capsys, *argv)
     assert code == 2 and out == ""
     assert message in err and err.count("\n") == 1
+
+
+def test_expect_sets_the_exit_code(capsys):
+    args = ["--groups", "orthogonal,sign_flip", "--seeds", "0", *FAST]
+    code, out, err = _run(capsys, "adam", *args, "--expect", "orthogonal=not_equivariant,sign_flip=equivariant")
+    assert code == 0 and err == "" and "orthogonal" in out
+    code, out, err = _run(capsys, "adam", *args, "--expect", "orthogonal=equivariant, sign_flip=not_equivariant")
+    assert code == 1 and "orthogonal" in out  # the table still prints
+    assert err.splitlines() == ["symbench check: adam under orthogonal: expected equivariant, got not_equivariant",
+                                "symbench check: adam under sign_flip: expected not_equivariant, got equivariant"]
+    code, _, _ = _run(capsys, "adam", *args)  # without --expect the verdicts never set the exit code
+    assert code == 0
+
+
+def test_table_shows_the_three_tests_and_a_one_line_explanation(capsys):
+    code, out, err = _run(capsys, "sgd", "--groups", "orthogonal", "--seeds", "0", *FAST, "--init", "torch-default")
+    assert code == 0, err
+    header = out.splitlines()[1]
+    for column in ("verdict", "update rule", "init", "predictions", "init p"):
+        assert column in header
+    assert out.splitlines()[2].split()[:4] == ["orthogonal", "not_equivariant", "equivariant", "not_equivariant"]
+    assert "the update rule is equivariant, but the initialisation's law is not invariant" in out
+    code, out, err = _run(capsys, "sgd", "--groups", "orthogonal", "--seeds", "0", *FAST, "--init", "torch-default",
+                          "--format", "json")
+    entry = json.loads(out)["groups"]["orthogonal"]
+    assert (entry["coupled_verdict"], entry["init_verdict"], entry["verdict"]) == (
+        "equivariant", "not_equivariant", "not_equivariant")
