@@ -1,5 +1,6 @@
 """learners: penalised logistic regression (:mod:`learners.logistic`), the neural
-classifier (:mod:`learners.neural`) and the named catalogue (:mod:`learners.catalog`).
+classifier (:mod:`learners.neural`), the named catalogue (:mod:`learners.catalog`) and the
+batched learners of the sample-complexity study (:mod:`learners.sample`).
 
 The logistic names below are exported lazily, so that ``import learners`` stays
 cheap (torch is imported on first use).
