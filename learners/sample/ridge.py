@@ -15,9 +15,10 @@ The λ → 0 limit is min-norm least squares, w₀ = X⁺t = V diag(1/s) Uᵀt, 
 reaches it exactly: it ends with λ = 0, where φ₀(s) = 1/s. Singular values at or below
 max(m', n)·eps·s_max count as zero (φ = 0), the cut-off of ``torch.linalg.pinv``, so that
 X⁺ is the pseudo-inverse of the numerically rank-deficient part too. Above it, the default
-grid runs from 1e3 down to 1e-6, 4 per decade: with standardised features the nonzero
-eigenvalues of XᵀX/m' lie near n/m' ± 2√(n/m') + 1, so 1e-6 is already min-norm least squares
-to about 1e-6 relative, and 1e3 is essentially the zero predictor.
+grid runs from 1e3 down to 1e-6, 4 per decade. ‖w_λ − w₀‖ ≤ (m'λ/s²_min)‖w₀‖, and with
+standardised features the nonzero eigenvalues s²/m' lie near n/m' ± 2√(n/m') + 1
+(Marchenko–Pastur), so away from n ≈ m' λ = 1e-6 is already min-norm least squares to about
+1e-6 relative, and λ = 1e3 is essentially the zero predictor.
 
 ``fit_intercept``: an unpenalised intercept, by centring X and t on their first-part means.
 Ridge is rotation invariant: data XQ give coefficients Qᵀw and the same predictions.

@@ -33,7 +33,7 @@ NeurIPS 2020 "Reparameterizing mirror descent as gradient descent"):
   k examples is of order D(w*‖w₀)/(ηk) for targets with ‖w*‖₁ ≤ 1 and inputs with
   ‖x‖∞ ≤ 1 (online-to-batch), i.e. about log(d)/k, constants depending on η.
 * **η = lr / maxᵢ Aᵢᵢ** with Aᵢᵢ = (1/m')Σⱼ xⱼᵢ² (per trial) and lr = 0.5 by default.
-  Near a solution the Hessian of L in (uᵢ, vᵢ) has the eigenvalue 2Aᵢᵢ|w*ᵢ|, so GD is stable
+  Near a solution the (uᵢ, vᵢ) block of the Hessian of L has the eigenvalue 2Aᵢᵢ|w*ᵢ|, so GD is stable
   while lr·|w*ᵢ| < 1; at lr = 0.5 the Hadamard target's coordinate (Aᵢᵢ = 1, w* = 1) settles
   in a handful of steps and targets with |w*ᵢ| < 2 are stable. Larger targets can diverge:
   such a trial (non-finite training loss) gets status ``diverged``, NaN coefficients and
@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 
 from learners.logistic.numerics import matvec, rmatvec
