@@ -1,0 +1,245 @@
+"""Wall time of the default ``sample_complexity`` study against a plain sequential loop over the same fits.
+
+* **Ours**: ``studies.runner.run_study("sample_complexity")`` into a fresh database with two
+  worker processes (one BLAS/torch thread each): data, the batched fits of every
+  (family, learner, n, m) cell (one ``learner.fit`` on (T, m, n) tensors, the whole
+  hyperparameter grid and its hold-out selection inside), and the exact risks.
+* **Plain loop**: the same fits written the obvious way, one trial at a time on one core,
+  on the same datasets and hyperparameter grids with the same 70/30 hold-out selection:
+  l1/l2-logistic one scikit-learn ``LogisticRegression(solver="liblinear")`` per λ (at its
+  default tolerance 1e-4, looser than ours), ridge one scikit-learn ``Ridge`` per λ (and
+  ``numpy.linalg.lstsq`` at λ = 0), spindly a numpy gradient-descent loop with the learner's
+  step size, initialisation and checkpoints. It does not compute risks (the study does). It
+  is timed on ``--sample`` trials of every cell and extrapolated cell by cell to the study's
+  trial counts (process time, so that other load on the machine does not inflate it).
+
+Goals: the default study within 20 minutes on 2 cores, and ≥ 4× faster than the plain loop.
+Also reported (the issue's Hadamard check): per (d, k), whether ridge's mean risk stays at or
+above 1 − k/(d−1) within 3 standard errors, and whether spindly's falls below it.
+
+    python benchmarks/bench_sample_complexity.py            # full run, writes benchmarks/RESULTS.md
+    python benchmarks/bench_sample_complexity.py --quick    # a smoke run on a tiny grid; writes nothing
+                                                            # unless --results
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import tempfile
+import time
+import warnings
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+from benchlib import DEFAULT_RESULTS, load_average, machine_line, publish
+
+SECTION = "## bench_sample_complexity"
+STUDY_GOAL_S = 20 * 60
+#: --quick: every learner on a few points of two families and a rotated twin (seconds)
+SMOKE = {
+    "families": ["ng-one", "hadamard", "rotated-hadamard"],
+    "trials": 4,
+    "grids": {"ng-one": {"n": [10], "m": [20]}, "hadamard": {"n": [16], "m": [4, 12]}},
+}
+
+
+# ---------------------------------------------------------------------------- the plain loop
+
+
+def _split(X: np.ndarray, y: np.ndarray, holdout: float):
+    from learners.logistic import holdout_size
+
+    n_fit = len(y) - holdout_size(len(y), holdout)
+    return X[:n_fit], y[:n_fit], X[n_fit:], y[n_fit:]
+
+
+def _holdout_metric(scores: np.ndarray, y: np.ndarray, task: str) -> float:
+    return float(np.mean((scores > 0) != y)) if task == "classification" else float(np.mean((scores - y) ** 2))
+
+
+def plain_logistic(learner, X, y, task) -> np.ndarray:
+    from sklearn.linear_model import LogisticRegression
+
+    X_fit, y_fit, X_hold, y_hold = _split(X, y, learner.holdout)
+    best, chosen = math.inf, np.zeros(X.shape[1])
+    for lam in sorted(learner.lambdas, reverse=True):  # a strict < keeps the larger λ on ties
+        if np.unique(y_fit).size < 2:
+            break
+        model = LogisticRegression(l1_ratio=1.0 if learner.penalty == "l1" else 0.0, C=1.0 / (lam * len(y_fit)),
+                                   fit_intercept=False, solver="liblinear", max_iter=1000).fit(X_fit, y_fit)
+        value = _holdout_metric(X_hold @ model.coef_[0], y_hold, task)
+        if value < best:
+            best, chosen = value, model.coef_[0].copy()
+    return chosen
+
+
+def plain_ridge(learner, X, y, task) -> np.ndarray:
+    from sklearn.linear_model import Ridge
+
+    X_fit, y_fit, X_hold, y_hold = _split(X, y, learner.holdout)
+    target = 2 * y_fit - 1 if task == "classification" else y_fit
+    best, chosen = math.inf, np.zeros(X.shape[1])
+    for lam in sorted(learner.lambdas, reverse=True):
+        if lam > 0:  # (1/m')‖Xw − t‖² + λ‖w‖² is scikit-learn's ‖Xw − t‖² + (m'λ)‖w‖²
+            coef = Ridge(alpha=lam * len(y_fit), fit_intercept=False).fit(X_fit, target).coef_
+        else:
+            coef = np.linalg.lstsq(X_fit, target, rcond=None)[0]
+        value = _holdout_metric(X_hold @ coef, y_hold, task)
+        if value < best:
+            best, chosen = value, coef
+    return chosen
+
+
+def plain_spindly(learner, X, y, task) -> np.ndarray:
+    """Gradient descent on f(x) = Σ uᵢvᵢxᵢ, one trial, numpy: the learner's recursion and checkpoints."""
+    X_fit, y_fit, X_hold, y_hold = _split(X, y, learner.holdout)
+    target = 2 * y_fit - 1 if task == "classification" else y_fit
+    m, n = X_fit.shape
+    alpha = n ** -0.5 if learner.init_scale is None else learner.init_scale
+    eta = learner.lr / max(float((X_fit ** 2).mean(0).max()), np.finfo(float).tiny)
+    u = np.full(n, alpha)
+    v = u.copy()
+    best, chosen, step = math.inf, u * v, 0
+    for checkpoint in learner.checkpoints():
+        while step < checkpoint:
+            g = X_fit.T @ (X_fit @ (u * v) - target) / m
+            u, v = u - eta * v * g, v - eta * u * g
+            step += 1
+        w = u * v
+        value = _holdout_metric(X_hold @ w, y_hold, task)
+        if value < best * (1 - 1e-12):
+            best, chosen = value, w
+    return chosen
+
+
+PLAIN = {"l1-logistic": plain_logistic, "l2-logistic": plain_logistic, "ridge": plain_ridge, "spindly": plain_spindly}
+
+
+def plain_loop_estimate(config: dict, sample: int) -> dict:
+    """Process time of the plain loop, measured on ``sample`` trials per cell, extrapolated."""
+    from threadpoolctl import threadpool_limits
+
+    from studies.sample_complexity import STUDY
+
+    cells: OrderedDict[tuple, list] = OrderedDict()
+    for coords in STUDY.trials(config):
+        cells.setdefault(STUDY.batch_key(coords), []).append(coords)
+    total, measured_trials, measured_seconds = 0.0, 0, 0.0
+    with threadpool_limits(1), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # liblinear's convergence warnings at small λ
+        for (family_name, learner_name, n, m), trials in cells.items():
+            family = STUDY.family(config, family_name)
+            learner = STUDY.learner(config, learner_name)
+            chosen = trials[:sample]
+            X, y = family.sample(n, m, [STUDY.seeds(config, c)[0] for c in chosen])
+            X, y = X.numpy(), y.numpy()
+            start = time.process_time()
+            for t in range(len(chosen)):
+                PLAIN[learner_name](learner, X[t], y[t], family.task)
+            seconds = time.process_time() - start
+            measured_trials += len(chosen)
+            measured_seconds += seconds
+            total += seconds / len(chosen) * len(trials)
+    return {"seconds": total, "cells": len(cells), "measured_trials": measured_trials,
+            "measured_seconds": measured_seconds}
+
+
+# ---------------------------------------------------------------------------- ours
+
+
+def ours(overrides: dict | None, jobs: int, db: Path | None) -> dict:
+    from studies import store
+    from studies.runner import run_study
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = db or Path(tmp) / "bench.db"
+        start = time.perf_counter()
+        summary = run_study("sample_complexity", overrides=overrides, db=path, jobs=jobs, progress=False)
+        wall = time.perf_counter() - start
+        df = store.load(path, "sample_complexity")
+    df = df[df.config_hash == df.config_hash.iloc[-1]] if len(df) else df
+    return {"wall": wall, "cpu": float(df.duration_s.sum()), "trials": summary.total, "skipped": summary.skipped,
+            "counts": summary.counts, "config": summary.config, "df": df}
+
+
+def hadamard_check(df) -> list[str]:
+    """Per family and (d, k): ridge at or above 1 − k/(d−1) within 3 SE, spindly below it."""
+    lines = []
+    ok = df[(df.status == "ok") & df.family.isin(["hadamard", "rotated-hadamard"])]
+    for (family, learner), part in ok.groupby(["family", "learner"]):
+        cells = part.groupby(["n", "m"]).agg(mean=("risk", "mean"), sd=("risk", "std"), count=("risk", "size"),
+                                             bound=("bound", "first"))
+        se = (cells.sd / np.sqrt(cells["count"])).fillna(0.0)
+        above = int((cells["mean"] >= cells.bound - 3 * se).sum())
+        below = int((cells["mean"] + 3 * se < cells.bound).sum())
+        (d, k) = cells.index[-1]
+        lines.append(f"{family} / {learner}: at or above the bound (within 3 SE) at {above} of {len(cells)} (d, k), "
+                     f"below it by more than 3 SE at {below}; at d = {d}, k = {k}: mean risk "
+                     f"{cells['mean'].iloc[-1]:.4f}, bound {cells.bound.iloc[-1]:.4f}")
+    return lines
+
+
+def section(result: dict, plain: dict, quick: bool, sample: int, load: tuple[str, str]) -> str:
+    ratio = plain["seconds"] / result["wall"]
+    rows = [
+        ("whole study, ours (2 workers)", f"{result['wall']:.0f} s wall ({result['cpu']:.0f} s of worker time)",
+         "" if quick else f"<= {STUDY_GOAL_S} s", "" if quick else ("yes" if result["wall"] <= STUDY_GOAL_S else "no")),
+        ("plain sequential loop (1 core, extrapolated)", f"{plain['seconds']:.0f} s", "", ""),
+        ("speed-up", f"{ratio:.1f}x (per core: {plain['seconds'] / result['cpu']:.1f}x)", ">= 4x",
+         "yes" if ratio >= 4 else "no"),
+    ]
+    table = ["| case | measured | goal | met |", "|---|---|---|---|"] + [f"| {' | '.join(r)} |" for r in rows]
+    counts = ", ".join(f"{v} {k}" for k, v in sorted(result["counts"].items()))
+    return "\n".join([
+        SECTION,
+        "",
+        (f"`python benchmarks/bench_sample_complexity.py{' --quick' if quick else ''}` on "
+         f"{time.strftime('%Y-%m-%d %H:%M')}: {machine_line()}; load average (1, 5, 15 min) {load[0]} before and "
+         f"{load[1]} after (other processes share the cores: a loaded machine inflates our wall time, not the "
+         "plain loop's process time)."),
+        (f"{'A smoke run (tiny grid)' if quick else 'The full default study'}: {result['trials']:,} trials "
+         f"({counts}), families {', '.join(result['config']['families'])}; learners "
+         f"{', '.join(result['config']['learners'])}. The plain loop was timed on {plain['measured_trials']} trials "
+         f"({sample} per cell, {plain['cells']} cells, {plain['measured_seconds']:.0f} s of process time) and "
+         "extrapolated to all of them."),
+        "",
+        *table,
+        "",
+        "Hadamard (issue 9's check, 3 standard errors):",
+        "",
+        "```",
+        *hadamard_check(result["df"]),
+        "```",
+        "",
+    ])
+
+
+def main(argv=None) -> str:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a smoke run on a tiny grid (seconds)")
+    parser.add_argument("--sample", type=int, default=2, help="plain-loop trials timed per cell (default 2)")
+    parser.add_argument("--jobs", type=int, default=2, help="worker processes for our side (default 2)")
+    parser.add_argument("--db", type=Path, default=None,
+                        help="keep our side's database here (default: a temporary one)")
+    parser.add_argument("--results", type=Path, default=None,
+                        help=f"file whose '{SECTION}' section is rewritten (default: {DEFAULT_RESULTS} "
+                             "for full runs, none for --quick)")
+    args = parser.parse_args(argv)
+    if args.sample < 1:
+        parser.error(f"--sample must be at least 1, got {args.sample}")
+    if args.db is not None and args.db.exists():
+        parser.error(f"--db {args.db} exists: the benchmark times a run from scratch")
+    load_before = load_average()
+    print("timing the study through the runner ...", flush=True)
+    result = ours(SMOKE if args.quick else None, args.jobs, args.db)
+    load_after = load_average()
+    print(f"  {result['wall']:.1f} s; timing the plain loop on a sample ...", flush=True)
+    plain = plain_loop_estimate(result["config"], args.sample)
+    text = section(result, plain, args.quick, args.sample, (load_before, load_after))
+    return publish(text, SECTION, args.results, args.quick)
+
+
+if __name__ == "__main__":
+    main()
