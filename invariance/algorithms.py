@@ -363,20 +363,15 @@ def resolve_spec(spec: str) -> tuple[Any, str]:
     """(object to check, its name) for a text spec: a learner of ``symbench list
     learners``, a scikit-learn estimator by import path (``sklearn.svm:SVC(C=2)``),
     or else an optimizer spec (kept as text; the optimizer registry checks it)."""
-    import importlib
-
     from learners import catalog
     from optimizers.spec import parse_one
+    from symbench.imports import import_object
 
     if spec in catalog.LEARNERS:
         return catalog.make(spec), spec
     if ":" in spec and not spec.startswith("pto:") and not spec.lstrip().startswith("layers"):
         parsed = parse_one(spec)
-        module_name, _, attr = parsed.name.partition(":")
-        try:
-            obj = getattr(importlib.import_module(module_name), attr)
-        except (ImportError, AttributeError) as exc:
-            raise ValueError(f"cannot import {parsed.name!r} ({exc})") from None
+        obj = import_object(parsed.name, "estimator or optimizer")
         if inspect.isclass(obj) and hasattr(obj, "fit") and hasattr(obj, "get_params"):
             try:
                 return obj(**parsed.kwargs), spec

@@ -25,7 +25,6 @@ algorithms. The study ``equivariance`` reuses exactly these functions and seeds.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from typing import Sequence
 
 import numpy as np
@@ -36,6 +35,7 @@ from invariance.coupled import control_element, coupled_element, coupled_test, e
 from invariance.distributional import base_seeds, distributional_test, sample_base  # noqa: F401
 from invariance.initialisation import initialisation_test
 from invariance.seeds import derive  # noqa: F401
+from symbench.threads import one_thread  # noqa: F401  (re-exported: the study uses it)
 from invariance.verdicts import (DEFAULT_GROUPS, SUMMARY_KEYS, VERDICTS, EquivarianceReport,  # noqa: F401
                                  GroupResult, TwoSampleNumbers, VerdictRule, coupled_numbers, summarise,
                                  summarise_check)
@@ -173,20 +173,6 @@ def assert_equivariant(algorithm, group: str, **options) -> GroupResult:
             + (f" ({result.note})" if result.note else "")
         )
     return result
-
-
-@contextmanager
-def one_thread():
-    """The checker's networks are tiny: one thread is fastest (no sync overhead)
-    and keeps a run independent of the machine's core count."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _check_group_name(group: str) -> None:

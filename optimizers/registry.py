@@ -15,7 +15,6 @@ the model's layers get the rules in order, the last rule covering the rest).
 from __future__ import annotations
 
 import difflib
-import importlib
 import inspect
 from dataclasses import dataclass, field
 
@@ -175,12 +174,14 @@ def _unknown_name(name: str) -> ValueError:
 
 
 def _import_class(path: str) -> type[Optimizer]:
-    module_name, _, class_name = path.partition(":")
+    from symbench.imports import import_object
+
     try:
-        module = importlib.import_module(module_name)
-    except Exception as err:  # any failure inside the import is the spec's fault
-        raise ValueError(f"cannot import module {module_name!r} for optimizer {path!r}: {err}") from None
-    cls = getattr(module, class_name, None)
+        cls = import_object(path, "optimizer")
+    except ValueError as err:
+        if "has no attribute" not in str(err):
+            raise
+        cls = None
     if not (isinstance(cls, type) and issubclass(cls, Optimizer)):
         found = "nothing" if cls is None else type(cls).__name__ if not isinstance(cls, type) else cls.__name__
         raise ValueError(f"{path!r} is not a torch.optim.Optimizer subclass (found {found})")

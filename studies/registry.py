@@ -31,11 +31,9 @@ def describe() -> dict[str, str]:
 def get(name: str) -> Study:
     """A study by name, or a user's own by import path ``package.module:OBJECT``."""
     if ":" in name:
-        module_name, _, attr = name.partition(":")
-        try:
-            study = getattr(importlib.import_module(module_name), attr)
-        except (ImportError, AttributeError) as exc:
-            raise ValueError(f"cannot import study {name!r} ({exc})") from None
+        from symbench.imports import import_object
+
+        study = import_object(name, "study")
         if not isinstance(study, Study):
             raise ValueError(f"{name!r} is a {type(study).__name__}, not a studies.spec.Study instance")
         return study

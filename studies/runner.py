@@ -22,6 +22,7 @@ from typing import Any, Iterator, Mapping, Sequence
 from studies import config as config_mod
 from studies import registry, store
 from studies.spec import Outcome, Study, TrialSpec
+from symbench import threads
 
 
 @dataclass
@@ -66,20 +67,6 @@ def plan_batches(study: Study, specs: Sequence[TrialSpec], max_batch: int) -> li
     return batches
 
 
-def _limit_threads() -> None:
-    # One thread per worker: two workers on two cores beat one worker with two
-    # threads for the small matrices of a study, and keep results deterministic.
-    import torch
-
-    torch.set_num_threads(1)
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(1)
-    except ImportError:  # pragma: no cover
-        pass
-
-
 def _error_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".strip()
 
@@ -91,7 +78,7 @@ def execute_batch(study_ref: str, config: Mapping[str, Any], batch: list[TrialSp
     ``study_ref`` is what ``registry.get`` takes (a name or an import path):
     worker processes look the study up again rather than unpickling it."""
     if limit_threads:
-        _limit_threads()
+        threads.limit_threads()
     study = registry.get(study_ref)
     start = time.perf_counter()
     try:

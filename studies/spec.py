@@ -18,39 +18,16 @@ full study) therefore share the trials they have in common.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping, Sequence
+
+from symbench.seeding import canonical_json, derive_seed  # noqa: F401  (the project's one seeding scheme)
 
 STATUSES = ("ok", "diverged", "failed")
 
 
-def canonical_json(obj: Any) -> str:
-    """JSON with sorted keys and no whitespace: equal objects give equal strings."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=_json_default)
-
-
-def _json_default(obj: Any) -> Any:
-    # numpy scalars and tuples reach us from configs and metrics.
-    if hasattr(obj, "item"):
-        return obj.item()
-    if isinstance(obj, (set, frozenset)):
-        return sorted(obj)
-    raise TypeError(f"not JSON-serialisable: {type(obj).__name__}")
-
-
 def stable_hash(obj: Any, length: int = 16) -> str:
     return hashlib.sha256(canonical_json(obj).encode()).hexdigest()[:length]
-
-
-def derive_seed(parent_seed: int, *path: Any) -> int:
-    """A 63-bit seed derived from a parent seed and a path of JSON-able keys.
-
-    Hierarchical (study seed -> trial seed -> sub-seeds) and independent of
-    Python's hash randomisation, so it is stable across processes and runs.
-    """
-    digest = hashlib.sha256(canonical_json([int(parent_seed), list(path)]).encode()).digest()
-    return int.from_bytes(digest[:8], "little") >> 1
 
 
 @dataclass(frozen=True)

@@ -1,21 +1,11 @@
-"""Shared test settings.
-
-The suite trains many tiny networks: one torch thread is fastest for them
-(thread synchronisation dominates), keeps timings stable on a loaded machine,
-and makes results independent of the core count.
-"""
+"""Shared test settings: every test runs on one thread (:func:`symbench.threads.one_thread`)."""
 
 import pytest
 
 
 @pytest.fixture(autouse=True)
-def _one_torch_thread():
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is a dependency
+def _one_thread():
+    from symbench.threads import one_thread
+
+    with one_thread():
         yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)

@@ -139,7 +139,7 @@ def test_spec_hyperparameters_reach_the_optimizer():
         ("pto:nothing_like_this", "pytorch_optimizer has no optimizer"),
         ("os.path:join", "not a torch.optim.Optimizer subclass"),
         ("torch.nn:Linear", "not a torch.optim.Optimizer subclass"),
-        ("no_such_module_xyz:Opt", "cannot import module 'no_such_module_xyz'"),
+        ("no_such_module_xyz:Opt", r"cannot import 'no_such_module_xyz:Opt' \(No module named 'no_such_module_xyz'\)"),
         ("torch.optim:NoSuchClass", "not a torch.optim.Optimizer subclass"),
         ("torch.optim:SGD(foo=1)", "does not accept 'foo'"),
         ("pto:lion(lrr=1e-3)", r"pto:lion does not accept 'lrr'; accepted: lr, betas"),
