@@ -71,6 +71,8 @@ class Diverging(HoldoutRidge):
 
 
 LEARNERS = {cls.name: cls for cls in (HoldoutRidge, ClassifierOnly, Diverging)}
+#: learners.sample's, captured before the fixture below replaces them
+REAL_NAMES, REAL_MAKE = sc.learner_names, sc.make_learner
 SMALL = {"ng-one": {"n": [8, 16], "m": [10, 20]}, "hadamard": {"n": [8, 16], "m": [4, 8, 12]},
          "sparse-parity": {"n": [6], "m": [16]}}
 
@@ -250,3 +252,32 @@ def test_bad_configs_are_one_line_errors(assignment, message, capsys, tmp_path):
 def test_no_compatible_pair_is_an_error():
     with pytest.raises(config_mod.ConfigError, match="no learner in .*test-classifier.* handles the task"):
         config(families=["hadamard"], learners=["test-classifier"])
+
+
+# ---------------------------------------------------------------------------- the real learners
+
+
+@pytest.fixture
+def real_learners(monkeypatch):
+    monkeypatch.setattr(sc, "learner_names", REAL_NAMES)
+    monkeypatch.setattr(sc, "make_learner", REAL_MAKE)
+
+
+def test_default_and_quick_configs_validate(real_learners):
+    full = config_mod.resolve(sc.STUDY)
+    quick = config_mod.resolve(sc.STUDY, quick=True)
+    cells = {(c["family"], c["learner"]) for c in sc.STUDY.trials(full)}
+    assert {f for f, _ in cells} == set(sc.DEFAULT_FAMILIES) and {lr for _, lr in cells} == set(sc.DEFAULT_LEARNERS)
+    assert ("hadamard", "l1-logistic") not in cells and ("hadamard", "ridge") in cells   # logistic: no regression
+    assert len(sc.STUDY.trials(quick)) < len(sc.STUDY.trials(full)) / 5
+
+
+def test_real_learners_store_their_selections(tmp_path, real_learners):
+    df, _ = run(tmp_path, families=["ng-one", "hadamard"], learners=list(sc.DEFAULT_LEARNERS),
+                grids={"ng-one": {"n": [10], "m": [20]}, "hadamard": {"n": [16], "m": [12]}})
+    assert set(df.status) == {"ok"} and len(df) == 3 * (4 + 2)
+    logistic = df[df.learner.str.endswith("logistic")]
+    assert logistic.selected_lam.notna().all() and logistic.nonzeros.notna().all()
+    assert df[df.learner == "spindly"].selected_steps.notna().all()
+    had = df[df.family == "hadamard"]
+    assert (had[had.learner == "ridge"].risk >= had[had.learner == "ridge"].bound).all()
