@@ -105,13 +105,14 @@ def ours(quick: bool, jobs: int) -> dict:
 
 def done_when(df) -> dict:
     """The issue's Done-when numbers from the stored trials."""
-    from reports.sample_complexity import growth_fits, mstar_table
+    from reports.growth import growth_table
+    from reports.mstar import estimate
 
     ok = df[df.status == "ok"]
     hard = ok[(ok.setting == "one") & (ok.n == 1000) & (ok.m == 100)].groupby("penalty").zero_one.mean()
     bayes = float(ok.bayes_error.iloc[0])
-    fits = growth_fits(mstar_table(ok)).set_index(["setting", "penalty"])
-    verdict = {p: fits.loc[("one", p), "verdict"] if ("one", p) in fits.index else "n/a" for p in ("l1", "l2")}
+    fits = growth_table(estimate(ok)).set_index(["setting", "penalty"])
+    verdict = {p: fits.loc[("one", p), "growth"] if ("one", p) in fits.index else "n/a" for p in ("l1", "l2")}
     return {"bayes": bayes, "l1": float(hard.get("l1", np.nan)), "l2": float(hard.get("l2", np.nan)),
             "verdict": verdict, "fits": fits}
 
@@ -128,7 +129,8 @@ def section(result: dict, plain: dict, checks: dict, quick: bool, sample: int, l
     ]
     table = ["| case | measured | goal | met |", "|---|---|---|---|"] + [f"| {' | '.join(r)} |" for r in rows]
     fits = checks["fits"].reset_index()
-    fit_lines = [f"  {r.setting}/{r.penalty}: R² vs log n {r.r2_log:.3f}, vs n {r.r2_linear:.3f} → {r.verdict}"
+    fit_lines = [f"  {r.setting}/{r.penalty}: exponent {r.exponent:.3f} [{r.exponent_low:.3f}, {r.exponent_high:.3f}], "
+                 f"χ² log {r.chi2_log:.1f}, power {r.chi2_power:.1f} ({r.dof} dof) → {r.growth}"
                  for r in fits.itertuples()]
     return "\n".join([
         SECTION,

@@ -12,7 +12,7 @@ from pathlib import Path
 from studies import store
 
 REPORTS = {"ng2004": "reports.ng2004", "equivariance": "reports.equivariance", "optimizers": "reports.optimizers",
-           "atlas": "reports.atlas"}
+           "atlas": "reports.atlas", "sample_complexity": "reports.sample_complexity"}
 
 
 def build(db: str | Path = store.DEFAULT_DB, out: str | Path = "results/reports", study: str | None = None) -> list[Path]:

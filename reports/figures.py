@@ -17,3 +17,38 @@ def save(fig, out_dir: Path, stem: str) -> list[Path]:
     fig.savefig(paths[1], bbox_inches="tight")
     plt.close(fig)
     return paths
+
+
+def mstar_panel(ax, points, growth_row, dimension: str, color, label: str) -> None:
+    """m*(n) of one learner on log–log axes: points with their intervals, and its fitted laws.
+
+    ``points``: rows of an m* table (mstar, ci_low, ci_high, censored); ``growth_row``: its row of
+    :func:`reports.growth.growth_table` (or None). The law of the call is drawn solid; when the
+    call is ``undetermined`` both laws are drawn dotted. Censored points are hollow.
+    """
+    import numpy as np
+
+    from reports.growth import fitted
+
+    points = points.sort_values(dimension)
+    shown = points[np.isfinite(points.mstar)]
+    low = np.where(np.isfinite(shown.ci_low), shown.mstar - shown.ci_low, 0)
+    high = np.where(np.isfinite(shown.ci_high), shown.ci_high - shown.mstar, 0)
+    solid = (shown.censored == "none").to_numpy()
+    call = growth_row["growth"] if growth_row is not None else "undetermined"
+    ax.errorbar(shown[dimension][solid], shown.mstar[solid], yerr=np.vstack([low[solid], high[solid]]),
+                fmt="o", ms=4, capsize=3, color=color, label=f"{label}: {call}")
+    if (~solid).any():
+        ax.plot(shown[dimension][~solid], shown.mstar[~solid], "o", ms=4, mfc="none", color=color)
+    if growth_row is not None and np.isfinite(growth_row["exponent"]):
+        grid = np.geomspace(points[dimension].min(), points[dimension].max(), 100)
+        laws = fitted(growth_row, grid)
+        if call in ("polynomial", "linear"):
+            ax.plot(grid, laws["power"], "-", lw=1, color=color)
+        elif call == "logarithmic":
+            ax.plot(grid, np.where(laws["logarithmic"] > 0, laws["logarithmic"], np.nan), "-", lw=1, color=color)
+        else:
+            ax.plot(grid, laws["power"], ":", lw=1, color=color)
+            ax.plot(grid, np.where(laws["logarithmic"] > 0, laws["logarithmic"], np.nan), ":", lw=1, color=color)
+    ax.set_xscale("log")
+    ax.set_yscale("log")

@@ -8,9 +8,10 @@ Outputs (in ``out_dir``):
 * ``figure1.png/.pdf`` — the 3×3 grid laid out as Ng's Figure 1 (columns:
   settings; rows: 0/1 error at m = 100, log loss at m = 100, 0/1 error at
   m = 200; log-scale n), L1 and L2 with 95 % bands, the Bayes error dashed;
-* ``mstar.csv/.md`` and ``mstar.png/.pdf`` — m*(n) with bootstrap intervals,
-  and ``mstar_fit.csv/.md`` — fits of m* against log n and against n with the
-  growth each learner shows;
+* ``mstar.csv/.md`` and ``mstar.png/.pdf`` — m*(n) with bootstrap intervals
+  (:mod:`reports.mstar`), and ``growth.csv/.md`` — the growth law of each
+  learner's m*(n) (:mod:`reports.growth`: logarithmic, polynomial/linear with the
+  exponent's interval, or undetermined), drawn on the m* figure;
 * ``status.md`` — trials per status (diverged or failed trials are counted,
   never silently dropped).
 """
@@ -22,10 +23,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from reports import sample_complexity
-from reports.figures import save
+from reports import growth, mstar
+from reports.figures import mstar_panel, save
 from reports.selection import latest_config
-from reports.stats import summarise
+from reports.stats import metric_range, summarise
 from reports.tables import format_ci, to_markdown, write_table
 
 SETTINGS = ("one", "three", "decay")
@@ -41,7 +42,7 @@ def curves(df: pd.DataFrame) -> pd.DataFrame:
     ok = df[df.status == "ok"]
     parts = []
     for metric in METRICS:
-        table = summarise(ok, ["setting", "m", "n", "penalty"], metric)
+        table = summarise(ok, ["setting", "m", "n", "penalty"], metric, bounds=metric_range(metric))
         table.insert(4, "metric", metric)
         parts.append(table)
     out = pd.concat(parts, ignore_index=True)
@@ -82,27 +83,24 @@ def figure1(points: pd.DataFrame, bayes: float | None):
     return fig
 
 
-def mstar_figure(mstar: pd.DataFrame):
+def mstar_figure(table: pd.DataFrame, growth_calls: pd.DataFrame):
     import matplotlib.pyplot as plt
     import seaborn as sns
 
     sns.set_theme(style="whitegrid", context="paper")
-    settings = sorted(mstar.setting.unique())
+    settings = sorted(table.setting.unique())
     fig, axes = plt.subplots(1, len(settings), figsize=(5 * len(settings), 4), squeeze=False)
     palette = {"l1": "tab:blue", "l2": "tab:red"}
+    calls = growth_calls.set_index(["setting", "penalty"])
     for ax, setting in zip(axes[0], settings):
-        part = mstar[mstar.setting == setting]
-        for penalty, line in part.groupby("penalty"):
-            line = line.sort_values("n")
-            yerr = np.vstack([line.mstar - line.ci_low, line.ci_high - line.mstar])
-            ax.errorbar(line.n, line.mstar, yerr=np.where(np.isfinite(yerr), yerr, 0), marker="o",
-                        capsize=3, color=palette.get(penalty), label=penalty.upper())
-        ax.set_xscale("log")
-        ax.set_yscale("log")
+        for penalty, points in table[table.setting == setting].groupby("penalty"):
+            row = calls.loc[(setting, penalty)] if (setting, penalty) in calls.index else None
+            mstar_panel(ax, points, row, "n", palette.get(penalty), penalty.upper())
         ax.set_xlabel("number of features n")
         ax.set_ylabel("m*: examples to reach Bayes error + ε")
         ax.set_title(SETTING_TITLES.get(setting, setting))
         ax.legend()
+    fig.suptitle("m*(n) with 95 % bootstrap intervals; lines: the fitted growth law (dotted: both, undetermined)")
     fig.tight_layout()
     return fig
 
@@ -134,10 +132,10 @@ def write(df: pd.DataFrame, out_dir: Path) -> list[Path]:
     paths += save(figure1(points, bayes), out_dir, "figure1")
 
     ok = df[df.status == "ok"]
-    mstar = sample_complexity.mstar_table(ok)
-    if not mstar.empty:
-        paths += write_table(mstar, out_dir, "mstar", "Sample complexity m*(n) with 95 % bootstrap intervals")
-        fits = sample_complexity.growth_fits(mstar)
-        paths += write_table(fits, out_dir, "mstar_fit", "Fits of m* against log n and against n")
-        paths += save(mstar_figure(mstar), out_dir, "mstar")
+    estimate = mstar.estimate(ok)
+    if not estimate.table.empty:
+        paths += write_table(estimate.table, out_dir, "mstar", "Sample complexity m*(n) with 95 % bootstrap intervals")
+        calls = growth.growth_table(estimate)
+        paths += write_table(calls, out_dir, "growth", growth.title())
+        paths += save(mstar_figure(estimate.table, calls), out_dir, "mstar")
     return paths

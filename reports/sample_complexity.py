@@ -1,125 +1,418 @@
-"""Sample complexity m*(n) from stored trials: analysis only, it never trains.
+"""Report of the ``sample_complexity`` study: risk curves, m*(n), growth laws, the Hadamard
+bound and rotation contrasts. It reads stored trials and never trains.
 
-m*(n) is the smallest number of examples m at which the mean excess 0/1 error
-(error − Bayes error) over trials is within ε: on each (setting, penalty, n) curve,
-measured on a grid of m, it is the first grid crossing of the level ε, interpolated
-linearly in log m between the last grid point above ε and the first at or below it.
-Two cases are censored: a curve already within ε at its smallest m gives that m
-(``censored = "below"``, an upper bound), and one never within ε gives NaN
-(``censored = "above"``).
+Trials used: status ``ok`` or ``diverged`` with a finite ``risk`` (a diverged fit that still
+has a measured risk counts with it; ``failed`` trials and missing risks are counted in
+``status.md`` and left out). The configuration stored last is shown
+(:func:`reports.selection.latest_config`).
 
-The interval is a percentile bootstrap over trials, resampled within each m (the
-trials at different m are independent datasets). Replicates that never reach ε
-count as beyond the grid: an upper end beyond the largest m is reported as inf.
+Outputs (in ``out_dir``):
 
-:func:`growth_fits` fits m* = a + b·log n and m* = a + b·n by least squares and
-calls the growth ``logarithmic`` or ``linear`` by the larger R² (Ng 2004: L1 needs
-O(log n) examples, rotationally invariant learners such as L2 Ω(n)); the slope of
-log m* against log n (1 for linear growth, near 0 for logarithmic) is reported too.
+* ``curves.csv/.md`` — ``family,learner,n,m,metric,mean,ci_low,ci_high,trials``: mean test risk
+  over trials with a 95 % Student-t interval cut to the metric's range
+  (:func:`reports.stats.summarise`: [0, 1] for 0/1 error, [0, ∞) for square loss);
+* ``mstar.csv/.md`` — ``family,learner,n,epsilon,mstar,ci_low,ci_high,censored``: the smallest m
+  with mean excess risk (risk − Bayes risk) ≤ ε, 95 % bootstrap interval (:mod:`reports.mstar`);
+* ``growth.csv/.md`` — ``family,learner,growth,exponent,exponent_low,exponent_high,mstar_at_max_n``
+  (:mod:`reports.growth`), and ``growth_details.csv/.md`` with the fits behind each call;
+* ``rotation_contrast.csv/.md`` — for every family run with its ``rotated-`` twin, per learner:
+  the largest |difference| between the two risk curves at a common (n, m) in units of its
+  standard error, z = (r̄_rot − r̄)/√(se_rot² + se²), where it occurs, and its Šidák-adjusted
+  p-value 1 − (1 − 2Φ(−max|z|))^K over the K common points (the cells are independent trials);
+* ``hadamard_bound.csv/.md`` — per learner on ``hadamard`` (and its rotated twin), every (d, k)
+  with k < d: mean risk, its standard error, the bound 1 − k/(d − 1) (Warmuth, Kotłowski & Amid
+  2021) and the margin (risk − bound)/se; a cell is *below* when the margin is < −3;
+* figures (PNG + PDF): ``risk_<family>`` (risk against m, one panel per n, one line per learner),
+  ``mstar`` (m*(n) on log–log axes with the fitted laws), ``hadamard`` (risk against k per d
+  with the line 1 − k/(d − 1)), ``rotation_<family>`` (plain vs rotated curves) and
+  ``rotation_contrast`` (max |z| per learner);
+* ``findings.md`` — sentences computed from these tables, nothing else; ``status.md``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import stats as scipy_stats
 
-from reports.stats import bootstrap_ci
+from reports import growth, mstar
+from reports.figures import mstar_panel, save
+from reports.selection import latest_config
+from reports.stats import metric_range, standard_error, summarise
+from reports.tables import to_markdown, write_table
 
-DEFAULT_EPSILON = 0.05
-KEYS = ("setting", "penalty", "n")
+FAMILY_KEYS = ["family", "learner"]
+CURVE_KEYS = ["family", "learner", "n", "m"]
+ROTATED = "rotated-"
+HADAMARD = "hadamard"
+#: Hadamard: a learner "stays at or above" the bound when no cell is more than this many SE below
+BOUND_MARGIN_SE = 3.0
+#: rotation contrasts: the level of the Šidák-adjusted test of "no difference beyond noise"
+CONTRAST_ALPHA = 0.05
+CURVE_COLUMNS = ["family", "learner", "n", "m", "metric", "mean", "ci_low", "ci_high", "trials"]
+MSTAR_COLUMNS = ["family", "learner", "n", "epsilon", "mstar", "ci_low", "ci_high", "censored"]
+GROWTH_COLUMNS = ["family", "learner", "growth", "exponent", "exponent_low", "exponent_high", "mstar_at_max_n"]
+CONTRAST_COLUMNS = ["family", "learner", "points", "max_abs_z", "at_n", "at_m", "plain_mean", "rotated_mean",
+                    "difference", "adjusted_p"]
+BOUND_COLUMNS = ["family", "learner", "n", "m", "mean", "se", "bound", "margin_se", "below"]
 
 
-def first_crossing(m: Sequence[float], excess: Sequence[float], epsilon: float) -> tuple[float, str]:
-    """(m*, censored) for one curve: m ascending, excess the mean excess error at each m."""
-    m = np.asarray(m, dtype=np.float64)
-    excess = np.asarray(excess, dtype=np.float64)
-    within = np.nonzero(excess <= epsilon)[0]
-    if within.size == 0:
-        return np.nan, "above"
-    j = int(within[0])
-    if j == 0:
-        return float(m[0]), "below"
-    e0, e1 = excess[j - 1], excess[j]
-    fraction = (e0 - epsilon) / (e0 - e1)  # e0 > ε ≥ e1, so 0 < fraction ≤ 1
-    return float(np.exp(np.log(m[j - 1]) + fraction * (np.log(m[j]) - np.log(m[j - 1])))), "none"
+# ---------------------------------------------------------------------------------------- tables
+def usable_trials(df: pd.DataFrame) -> pd.DataFrame:
+    """Trials with a measured risk: status ok or diverged, finite risk."""
+    if "risk" not in df.columns:
+        raise ValueError("sample_complexity trials lack the column 'risk' (see the study's stored-trial schema)")
+    risk = pd.to_numeric(df["risk"], errors="coerce")
+    return df[df.status.isin(["ok", "diverged"]) & np.isfinite(risk)].assign(risk=risk.astype(float))
 
 
-def mstar_table(df: pd.DataFrame, epsilon: float = DEFAULT_EPSILON, metric: str = "zero_one",
-                baseline: str = "bayes_error", n_boot: int = 1000, level: float = 0.95, seed: int = 0,
-                min_grid: int = 4) -> pd.DataFrame:
-    """m* with a bootstrap interval for every (setting, penalty, n) measured at ≥ ``min_grid`` values of m.
+def epsilon_of(config: Mapping, family: str) -> float:
+    """The excess-risk level of m* for a family: config ``epsilon`` (a number, or a table by family)."""
+    value = config.get("epsilon", mstar.DEFAULT_EPSILON)
+    if isinstance(value, Mapping):
+        value = value.get(family, value.get("default", mstar.DEFAULT_EPSILON))
+    return float(value)
 
-    ``df``: one row per trial with columns setting, penalty, n, m, ``metric`` and ``baseline``.
-    Returns columns setting, penalty, n, mstar, ci_low, ci_high, censored, m_min, m_max,
-    grid_points, trials, epsilon.
-    """
-    if not epsilon > 0:
-        raise ValueError(f"epsilon must be positive, got {epsilon}")
-    missing = [c for c in (*KEYS, "m", metric, baseline) if c not in df.columns]
-    if missing:
-        raise ValueError(f"trial table lacks column(s) {', '.join(missing)}")
-    columns = [*KEYS, "mstar", "ci_low", "ci_high", "censored", "m_min", "m_max", "grid_points", "trials", "epsilon"]
-    data = df.assign(_excess=df[metric].astype(float) - df[baseline].astype(float))
-    data = data[np.isfinite(data["_excess"])]
+
+def curves(trials: pd.DataFrame) -> pd.DataFrame:
+    """Mean risk per (family, learner, n, m) with 95 % intervals inside the metric's range."""
+    table = summarise(trials, [*CURVE_KEYS, "metric"], "risk", bounds="metric")
+    return table[CURVE_COLUMNS].sort_values(CURVE_KEYS).reset_index(drop=True)
+
+
+def estimate_mstar(trials: pd.DataFrame, config: Mapping, n_boot: int = 1000) -> mstar.MStar:
+    """m* with bootstrap replicates for every (family, learner, n), each family at its own ε."""
+    parts = [mstar.estimate(part, epsilon=epsilon_of(config, family), metric="risk", baseline="bayes_risk",
+                            keys=["family", "learner", "n"], n_boot=n_boot, seed=int(config.get("seed", 0)))
+             for family, part in trials.groupby("family", sort=True)]
+    parts = [p for p in parts if not p.table.empty]
+    if not parts:
+        return mstar.MStar(pd.DataFrame(columns=[*FAMILY_KEYS, "n", *MSTAR_COLUMNS[3:]]), np.empty((0, n_boot)),
+                           ("family", "learner", "n"))
+    return mstar.MStar(pd.concat([p.table for p in parts], ignore_index=True),
+                       np.vstack([p.replicates for p in parts]), parts[0].keys)
+
+
+def cell_statistics(trials: pd.DataFrame) -> pd.DataFrame:
+    """Mean risk, its standard error and the trial count per (family, learner, n, m)."""
+    grouped = trials.groupby(CURVE_KEYS, sort=True)["risk"]
+    return pd.DataFrame({"mean": grouped.mean(), "se": grouped.agg(standard_error),
+                         "trials": grouped.size()}).reset_index()
+
+
+def rotation_contrast(cells: pd.DataFrame) -> pd.DataFrame:
+    """Per family with a ``rotated-`` twin and per learner: the largest |z| between the two curves."""
     rows = []
-    for key, curve in data.groupby(list(KEYS), sort=True):
-        cells = [(float(m), part["_excess"].to_numpy()) for m, part in curve.groupby("m", sort=True)]
-        if len(cells) < min_grid:
-            continue
-        grid = np.array([m for m, _ in cells])
-        values = [v for _, v in cells]
-        mstar, censored = first_crossing(grid, [v.mean() for v in values], epsilon)
-        beyond = 2.0 * grid[-1]  # replicates that never reach ε
-
-        def replicate(rng: np.random.Generator, grid=grid, values=values, beyond=beyond) -> float:
-            means = [v[rng.integers(0, v.size, v.size)].mean() for v in values]
-            value, _ = first_crossing(grid, means, epsilon)
-            return beyond if np.isnan(value) else value
-
-        low, high = bootstrap_ci(replicate, n_boot=n_boot, level=level, seed=seed)
-        rows.append({
-            **dict(zip(KEYS, key)), "mstar": mstar,
-            "ci_low": np.inf if low > grid[-1] else low, "ci_high": np.inf if high > grid[-1] else high,
-            "censored": censored, "m_min": grid[0], "m_max": grid[-1], "grid_points": grid.size,
-            "trials": int(min(v.size for v in values)), "epsilon": epsilon,
-        })
-    return pd.DataFrame(rows, columns=columns)
-
-
-def growth_fits(mstar: pd.DataFrame) -> pd.DataFrame:
-    """Fits of m* against log n and against n for each (setting, penalty), and the growth they show.
-
-    Uses the curves whose m* was interpolated (``censored == "none"``); fewer than 3 give
-    verdict ``undetermined``. Returns setting, penalty, points, r2_log, slope_log, r2_linear,
-    slope_linear, loglog_slope, verdict.
-    """
-    columns = ["setting", "penalty", "points", "r2_log", "slope_log", "r2_linear", "slope_linear",
-               "loglog_slope", "verdict"]
-    rows = []
-    for (setting, penalty), part in mstar.groupby(["setting", "penalty"], sort=True):
-        part = part[(part.censored == "none") & np.isfinite(part.mstar)].sort_values("n")
-        n = part.n.to_numpy(dtype=np.float64)
-        y = part.mstar.to_numpy(dtype=np.float64)
-        row = {"setting": setting, "penalty": penalty, "points": int(n.size), "r2_log": np.nan,
-               "slope_log": np.nan, "r2_linear": np.nan, "slope_linear": np.nan, "loglog_slope": np.nan,
-               "verdict": "undetermined"}
-        if n.size >= 3 and np.unique(n).size >= 3:
-            slope_log, r2_log = _line_fit(np.log(n), y)
-            slope_lin, r2_lin = _line_fit(n, y)
-            loglog, _ = _line_fit(np.log(n), np.log(y))
-            row.update(r2_log=r2_log, slope_log=slope_log, r2_linear=r2_lin, slope_linear=slope_lin,
-                       loglog_slope=loglog, verdict="logarithmic" if r2_log > r2_lin else "linear")
-        rows.append(row)
-    return pd.DataFrame(rows, columns=columns)
+    families = set(cells.family)
+    for family in sorted(f for f in families if not f.startswith(ROTATED) and ROTATED + f in families):
+        plain = cells[cells.family == family]
+        rotated = cells[cells.family == ROTATED + family]
+        both = plain.merge(rotated, on=["learner", "n", "m"], suffixes=("_plain", "_rotated"))
+        for learner, part in both.groupby("learner", sort=True):
+            se = np.sqrt(part.se_plain**2 + part.se_rotated**2).to_numpy()
+            difference = (part.mean_rotated - part.mean_plain).to_numpy()
+            with np.errstate(divide="ignore", invalid="ignore"):
+                z = np.where(se > 0, difference / se, np.where(difference == 0, 0.0, np.sign(difference) * np.inf))
+            if not np.isfinite(z).any() and not np.isinf(z).any():
+                continue
+            at = int(np.nanargmax(np.abs(z)))
+            largest = float(abs(z[at]))
+            points = int(np.isfinite(se).sum())
+            adjusted = 1 - (1 - 2 * scipy_stats.norm.sf(largest)) ** points
+            rows.append({"family": family, "learner": learner, "points": points, "max_abs_z": largest,
+                         "at_n": part.n.iloc[at], "at_m": part.m.iloc[at], "plain_mean": part.mean_plain.iloc[at],
+                         "rotated_mean": part.mean_rotated.iloc[at], "difference": difference[at],
+                         "adjusted_p": float(adjusted)})
+    return pd.DataFrame(rows, columns=CONTRAST_COLUMNS)
 
 
-def _line_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Least-squares slope of y = a + b·x and its R² (1 for a constant y fitted exactly)."""
-    design = np.column_stack([np.ones_like(x), x])
-    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
-    residual = y - design @ coef
-    total = np.sum((y - y.mean()) ** 2)
-    r2 = 1.0 - float(np.sum(residual**2) / total) if total > 0 else 1.0
-    return float(coef[1]), r2
+def is_hadamard(family: str) -> bool:
+    return family.removeprefix(ROTATED) == HADAMARD
+
+
+def hadamard_bound(trials: pd.DataFrame) -> pd.DataFrame:
+    """Every (d, k) with k < d of the Hadamard families: mean risk, se, the bound, the margin in SE."""
+    part = trials[trials.family.map(is_hadamard)]
+    if part.empty:
+        return pd.DataFrame(columns=BOUND_COLUMNS)
+    part = part[part.m < part.n]
+    cells = cell_statistics(part)
+    cells["bound"] = 1 - cells.m / (cells.n - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        margin = (cells["mean"] - cells.bound) / cells.se
+    cells["margin_se"] = np.where(cells.se > 0, margin, np.sign(cells["mean"] - cells.bound) * np.inf)
+    cells["below"] = cells.margin_se < -BOUND_MARGIN_SE
+    return cells[BOUND_COLUMNS].reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------- figures
+def _palette(learners) -> dict:
+    import seaborn as sns
+
+    learners = sorted(set(learners))
+    return dict(zip(learners, sns.color_palette("tab10", max(len(learners), 1))))
+
+
+def _grid(count: int, width: int = 4):
+    import matplotlib.pyplot as plt
+
+    cols = min(count, width)
+    rows = -(-count // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.3 * rows), squeeze=False)
+    for ax in axes.flat[count:]:
+        ax.set_visible(False)
+    return fig, list(axes.flat[:count])
+
+
+def risk_figure(family: str, points: pd.DataFrame, bayes: pd.Series, palette: dict):
+    """Risk against m, one panel per n, one line per learner; the Bayes risk (and the Hadamard bound)."""
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", context="paper")
+    ns = sorted(points.n.unique())
+    fig, axes = _grid(len(ns))
+    metric = points.metric.iloc[0]
+    for ax, n in zip(axes, ns):
+        for learner, line in points[points.n == n].groupby("learner"):
+            line = line.sort_values("m")
+            ax.plot(line.m, line["mean"], marker="o", ms=3, color=palette[learner], label=learner)
+            ax.fill_between(line.m, line.ci_low, line.ci_high, color=palette[learner], alpha=0.2)
+        if n in bayes.index and np.isfinite(bayes[n]):
+            ax.axhline(bayes[n], color="grey", ls="--", lw=1, label="Bayes risk")
+        if is_hadamard(family):
+            m = np.linspace(points.m.min(), min(points.m.max(), n - 1), 50)
+            ax.plot(m, 1 - m / (n - 1), color="black", lw=1, ls="-.", label="1 − k/(d−1)")
+        ax.set_xscale("log")
+        ax.set_title(f"n = {n:g}")
+        ax.set_xlabel("training examples m")
+        ax.set_ylabel({"zero_one": "0/1 error", "square": "square loss"}.get(metric, metric))
+    axes[0].legend(fontsize=7)
+    fig.suptitle(f"{family}: test risk (mean, 95 % CI over trials)")
+    fig.tight_layout()
+    return fig
+
+
+def mstar_figure(table: pd.DataFrame, calls: pd.DataFrame, palette: dict):
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", context="paper")
+    families = sorted(table.family.unique())
+    fig, axes = _grid(len(families), width=3)
+    indexed = calls.set_index(FAMILY_KEYS)
+    for ax, family in zip(axes, families):
+        for learner, points in table[table.family == family].groupby("learner"):
+            row = indexed.loc[(family, learner)] if (family, learner) in indexed.index else None
+            mstar_panel(ax, points, row, "n", palette[learner], learner)
+        ax.set_title(family)
+        ax.set_xlabel("dimension n")
+        ax.set_ylabel("m* (excess risk ≤ ε)")
+        ax.legend(fontsize=7)
+    fig.suptitle("m*(n), 95 % bootstrap intervals (hollow: censored); lines: fitted law of the call "
+                 "(dotted: both laws, undetermined)")
+    fig.tight_layout()
+    return fig
+
+
+def hadamard_figure(points: pd.DataFrame, palette: dict):
+    """Risk against k for each d of the Hadamard families, with the line 1 − k/(d − 1)."""
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", context="paper")
+    panels = sorted({(f, n) for f, n in zip(points.family, points.n)})
+    fig, axes = _grid(len(panels))
+    for ax, (family, d) in zip(axes, panels):
+        part = points[(points.family == family) & (points.n == d)]
+        for learner, line in part.groupby("learner"):
+            line = line.sort_values("m")
+            ax.errorbar(line.m, line["mean"], yerr=np.vstack([line["mean"] - line.ci_low, line.ci_high - line["mean"]]),
+                        marker="o", ms=3, capsize=2, color=palette[learner], label=learner)
+        k = np.linspace(0, d - 1, 50)
+        ax.plot(k, 1 - k / (d - 1), color="black", lw=1, ls="-.", label="1 − k/(d−1)")
+        ax.set_title(f"{family}, d = {d:g}")
+        ax.set_xlabel("training examples k")
+        ax.set_ylabel("square loss")
+    axes[0].legend(fontsize=7)
+    fig.suptitle("Hadamard: rotation-invariant learners stay at or above 1 − k/(d−1) (Warmuth et al. 2021)")
+    fig.tight_layout()
+    return fig
+
+
+def rotation_figure(family: str, points: pd.DataFrame, palette: dict):
+    """Plain (solid) and rotated (dashed) risk curves per n."""
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", context="paper")
+    ns = sorted(set(points[points.family == family].n) & set(points[points.family == ROTATED + family].n))
+    fig, axes = _grid(len(ns))
+    for ax, n in zip(axes, ns):
+        for name, style in ((family, "-"), (ROTATED + family, "--")):
+            for learner, line in points[(points.family == name) & (points.n == n)].groupby("learner"):
+                line = line.sort_values("m")
+                ax.plot(line.m, line["mean"], style, marker="o", ms=3, color=palette[learner],
+                        label=f"{learner}{' (rotated)' if name != family else ''}")
+        ax.set_xscale("log")
+        ax.set_title(f"n = {n:g}")
+        ax.set_xlabel("training examples m")
+        ax.set_ylabel("test risk")
+    axes[0].legend(fontsize=7)
+    fig.suptitle(f"{family} (solid) against {ROTATED}{family} (dashed)")
+    fig.tight_layout()
+    return fig
+
+
+def contrast_figure(contrast: pd.DataFrame, palette: dict):
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", context="paper")
+    fig, ax = plt.subplots(figsize=(max(5, 1.6 * contrast.family.nunique() * max(contrast.learner.nunique(), 1) / 2), 4))
+    sns.barplot(data=contrast, x="family", y="max_abs_z", hue="learner", palette=palette, ax=ax)
+    points = int(contrast.points.max())
+    threshold = _sidak_threshold(points)
+    ax.axhline(threshold, color="black", ls="--", lw=1,
+               label=f"Šidák {100 * CONTRAST_ALPHA:g} % threshold, {points} points")
+    ax.set_ylabel("max |rotated − plain| / SE")
+    ax.legend(fontsize=7)
+    ax.set_title("Rotation contrast: the largest difference between a family and its rotated twin")
+    fig.tight_layout()
+    return fig
+
+
+def _sidak_threshold(points: int) -> float:
+    """|z| beyond which the Šidák-adjusted p-value over ``points`` cells is below CONTRAST_ALPHA."""
+    return float(scipy_stats.norm.isf((1 - (1 - CONTRAST_ALPHA) ** (1 / max(points, 1))) / 2))
+
+
+# ---------------------------------------------------------------------------------------- findings
+def _fmt(value: float, digits: int = 3) -> str:
+    return "n/a" if not np.isfinite(value) else f"{value:.{digits}g}"
+
+
+def hadamard_findings(bound: pd.DataFrame) -> list[str]:
+    if bound.empty:
+        return ["No Hadamard trials with k < d in this run."]
+    lines = []
+    for (family, learner), part in bound.groupby(FAMILY_KEYS, sort=True):
+        worst = part.loc[part.margin_se.idxmin()]
+        where = f"d = {worst.n:g}, k = {worst.m:g}: risk {worst['mean']:.3g} vs bound {worst.bound:.3g}"
+        if part.below.any():
+            lines.append(f"* {family} / {learner}: **falls below** 1 − k/(d−1) by more than {BOUND_MARGIN_SE:g} SE "
+                         f"at {int(part.below.sum())} of {len(part)} (d, k) cells (furthest {-worst.margin_se:.3g} SE "
+                         f"below, at {where}).")
+        else:
+            lines.append(f"* {family} / {learner}: **stays at or above** 1 − k/(d−1) within {BOUND_MARGIN_SE:g} SE at "
+                         f"all {len(part)} (d, k) cells (smallest margin {worst.margin_se:+.3g} SE, at {where}).")
+    return lines
+
+
+def growth_findings(calls: pd.DataFrame) -> list[str]:
+    if calls.empty:
+        return ["No curve has m* on a grid of m (at least 4 values of m per n are needed)."]
+    lines = []
+    for row in calls.itertuples(index=False):
+        interval = f"p = {_fmt(row.exponent)} [{_fmt(row.exponent_low)}, {_fmt(row.exponent_high)}]"
+        lines.append(f"* {row.family} / {row.learner}: **{row.growth}** ({interval}, {row.points} uncensored "
+                     f"point(s); {row.reason}); m* at the largest n ({_fmt(row.max_n)}) = {_fmt(row.mstar_at_max_n)}.")
+    return lines
+
+
+def contrast_findings(contrast: pd.DataFrame) -> list[str]:
+    if contrast.empty:
+        return ["No family was run together with its rotated- twin."]
+    lines = []
+    for row in contrast.itertuples(index=False):
+        beyond = row.adjusted_p < CONTRAST_ALPHA
+        direction = "higher" if row.difference > 0 else "lower"
+        lines.append(
+            f"* {row.family} / {row.learner}: largest difference {row.max_abs_z:.3g} SE over {row.points} (n, m) "
+            f"points, at n = {row.at_n:g}, m = {row.at_m:g} (rotated risk {row.rotated_mean:.3g} vs "
+            f"{row.plain_mean:.3g}, {direction}); Šidák-adjusted p = {row.adjusted_p:.3g}: "
+            + ("**a difference beyond noise**" if beyond else f"no difference beyond noise at the "
+                                                             f"{100 * CONTRAST_ALPHA:g} % level") + ".")
+    return lines
+
+
+def findings(bound: pd.DataFrame, calls: pd.DataFrame, contrast: pd.DataFrame, counts: pd.Series,
+             epsilons: Mapping[str, float], note: str) -> str:
+    eps = ", ".join(f"{f} {e:g}" for f, e in sorted(epsilons.items())) or "n/a"
+    parts = [
+        "# sample_complexity: findings",
+        "",
+        "Every sentence below is computed from the tables of this report.",
+        "",
+        f"Trials: {int(counts.sum())} stored ({', '.join(f'{int(v)} {k}' for k, v in counts.items())}). "
+        f"ε of m* per family: {eps}." + (f" {note}" if note else ""),
+        "",
+        "## Hadamard: 1 − k/(d−1) (rotation-invariant learners cannot go below it)",
+        "", *hadamard_findings(bound), "",
+        f"## Growth of m*(n) (level {growth.DEFAULT_LEVEL:g}; rule in reports/growth.py)",
+        "", *growth_findings(calls), "",
+        f"## Rotation contrasts (rotated − plain, in standard errors; Šidák-adjusted, α = {CONTRAST_ALPHA:g})",
+        "", *contrast_findings(contrast), "",
+    ]
+    return "\n".join(parts)
+
+
+# ---------------------------------------------------------------------------------------- write
+def write(df: pd.DataFrame, out_dir: Path, n_boot: int = 1000, figures: bool = True) -> list[Path]:
+    """Write the report's tables, figures (unless ``figures`` is false) and findings; return the paths."""
+    df, note = latest_config(df)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
+    config = df.config.iloc[0] if "config" in df.columns and len(df) else {}
+
+    by = [c for c in FAMILY_KEYS if c in df.columns]
+    status = df.groupby([*by, "status"]).size().unstack(fill_value=0).reset_index()
+    trials = usable_trials(df)
+    status_path = out_dir / "status.md"
+    status_path.write_text("## Trials per status\n\n" + to_markdown(status)
+                           + f"\n{len(trials)} trial(s) with a measured risk are used.\n" + (f"\n{note}\n" if note else ""))
+    paths.append(status_path)
+
+    points = curves(trials)
+    paths += write_table(points, out_dir, "curves", "Mean test risk [95 % CI] over trials")
+    estimate = estimate_mstar(trials, config, n_boot=n_boot)
+    paths += write_table(estimate.table[MSTAR_COLUMNS], out_dir, "mstar",
+                         "m*: smallest m with mean excess risk ≤ ε, 95 % bootstrap interval")
+    calls = growth.growth_table(estimate) if not estimate.table.empty else pd.DataFrame(
+        columns=[*FAMILY_KEYS, *growth.COLUMNS])
+    paths += write_table(calls[GROWTH_COLUMNS], out_dir, "growth", growth.title())
+    paths += write_table(calls, out_dir, "growth_details", "The fits behind each growth call (reports/growth.py)")
+    cells = cell_statistics(trials)
+    contrast = rotation_contrast(cells)
+    paths += write_table(contrast, out_dir, "rotation_contrast",
+                         "Rotation contrast: max |rotated − plain| in standard errors, Šidák-adjusted p")
+    bound = hadamard_bound(trials)
+    paths += write_table(bound, out_dir, "hadamard_bound",
+                         f"Hadamard: risk against 1 − k/(d−1); below = more than {BOUND_MARGIN_SE:g} SE under it")
+
+    if figures:
+        paths += _figures(trials, points, estimate.table, calls, contrast, out_dir)
+
+    epsilons = {f: epsilon_of(config, f) for f in sorted(trials.family.unique())}
+    findings_path = out_dir / "findings.md"
+    findings_path.write_text(findings(bound, calls, contrast, df.status.value_counts(), epsilons, note))
+    paths.append(findings_path)
+    return paths
+
+
+def _figures(trials, points, mstar_table, calls, contrast, out_dir: Path) -> list[Path]:
+    paths: list[Path] = []
+    palette = _palette(points.learner)
+    bayes = trials.groupby(["family", "n"])["bayes_risk"].mean() if "bayes_risk" in trials else pd.Series(dtype=float)
+    for family, part in points.groupby("family", sort=True):
+        family_bayes = bayes.loc[family] if family in bayes.index.get_level_values(0) else pd.Series(dtype=float)
+        paths += save(risk_figure(family, part, family_bayes, palette), out_dir, f"risk_{family}")
+    if not mstar_table.empty:
+        paths += save(mstar_figure(mstar_table, calls, palette), out_dir, "mstar")
+    hadamard_points = points[points.family.map(is_hadamard)]
+    if not hadamard_points.empty:
+        paths += save(hadamard_figure(hadamard_points, palette), out_dir, "hadamard")
+    for family in contrast.family.unique():
+        paths += save(rotation_figure(family, points, palette), out_dir, f"rotation_{family}")
+    if not contrast.empty:
+        paths += save(contrast_figure(contrast, palette), out_dir, "rotation_contrast")
+    return paths

@@ -7,7 +7,8 @@ import time
 import numpy as np
 import pytest
 
-from reports.sample_complexity import growth_fits, mstar_table
+from reports.growth import growth_table
+from reports.mstar import estimate
 from studies import config as config_mod
 from studies import store
 from studies.ng2004 import STUDY, lambda_grid
@@ -137,9 +138,9 @@ def test_runner_stores_every_trial(tmp_path):
     df = store.load(db, "ng2004")
     assert len(df) == expected and {"zero_one", "log_loss", "lambda_zero_one", "rep"} <= set(df.columns)
     assert df.path_converged.all()
-    table = mstar_table(df[df.status == "ok"], n_boot=20)
-    assert set(table.n) == {5}  # only the m* curves have a grid of m
-    assert len(growth_fits(table)) == 2
+    result = estimate(df[df.status == "ok"], n_boot=20)
+    assert set(result.table.n) == {5}  # only the m* curves have a grid of m
+    assert len(growth_table(result)) == 2
 
 
 @pytest.mark.slow

@@ -1,4 +1,9 @@
-"""m*(n) from trial tables, on synthetic results with known answers."""
+"""The report of the sample_complexity study (reports.sample_complexity) on synthetic stored trials.
+
+The trials are shaped like ``studies.store.load(db, "sample_complexity")`` (the stored-trial
+schema of the study): coords family, learner, n, m, rep; metrics risk, bayes_risk, excess,
+metric (and bound on hadamard). Their laws are known, so every table and sentence can be checked.
+"""
 
 from __future__ import annotations
 
@@ -6,103 +11,191 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reports.sample_complexity import first_crossing, growth_fits, mstar_table
+from reports import build
+from reports import sample_complexity as report
+from studies import store
 
-GRID = np.array([10, 20, 40, 80, 160, 320, 640, 1280], dtype=float)
 BAYES = 0.0546
+NS = (10, 32, 100, 316, 1000)
+DS = (16, 32, 64)
+KS = (4, 6, 8, 12, 15, 24, 31, 48, 63)
+CONFIG = {"seed": 0, "epsilon": 0.05, "trials": 20,
+          "families": ["ng-one", "rotated-ng-one", "hadamard"], "learners": ["l1-logistic", "l2-logistic", "ridge", "spindly"]}
+#: m*(n) of each learner on the Gaussian families: L1 logarithmic, L2 linear; L1 loses its edge when rotated
+MSTAR = {("ng-one", "l1-logistic"): lambda n: 10 * np.log(n), ("ng-one", "l2-logistic"): lambda n: 2.0 * n,
+         ("rotated-ng-one", "l1-logistic"): lambda n: 2.0 * n, ("rotated-ng-one", "l2-logistic"): lambda n: 2.0 * n}
 
 
-def _trials(curves: dict[tuple[str, str, int], callable], grid=GRID, trials=30, noise=0.0, seed=0) -> pd.DataFrame:
-    """One row per trial: zero_one = Bayes error + excess(m) (+ noise with mean exactly zero per cell)."""
+def _hadamard_risk(learner: str, d: int, k: np.ndarray, rng, ridge_factor: float) -> np.ndarray:
+    bound = 1 - k / (d - 1)
+    if learner == "ridge":        # rotation invariant: at or above the bound
+        return ridge_factor * bound + 0.01 * np.abs(rng.standard_normal(k.shape))
+    return np.minimum(1.0, np.log(d) / k) * (1 + 0.05 * rng.standard_normal(k.shape))   # spindly ≈ log(d)/k
+
+
+def synthetic_trials(trials: int = 20, seed: int = 0, ridge_factor: float = 1.0, ns=NS, ds=DS) -> pd.DataFrame:
+    """Rows like the store's: one per trial, coords and metrics as columns."""
     rng = np.random.default_rng(seed)
     rows = []
-    for (setting, penalty, n), excess in curves.items():
-        for m in grid:
-            eps = rng.standard_normal(trials) * noise
-            eps -= eps.mean()
-            for rep, e in enumerate(eps):
-                rows.append({"setting": setting, "penalty": penalty, "n": n, "m": int(m), "rep": rep,
-                             "zero_one": BAYES + excess(m) + e, "bayes_error": BAYES})
-    return pd.DataFrame(rows)
+
+    def add(coords, metrics, status="ok"):
+        rows.append({**coords, **metrics, "status": status, "coords": coords, "metrics": metrics})
+
+    plain_l2 = {}
+    for (family, learner), law in MSTAR.items():
+        for n in ns:
+            target = law(n)
+            for k in range(-2, 3):   # a rotated twin runs on its base family's grid, as in the study
+                m = int(round(MSTAR[("ng-one", learner)](n) * np.sqrt(2.0) ** (k + 0.4)))
+                noise = 0.005 * rng.standard_normal(trials)
+                if family == "rotated-ng-one" and learner == "l2-logistic":
+                    noise = plain_l2[(n, m)] + 1e-13 * rng.standard_normal(trials)   # paired data, rounding apart
+                elif learner == "l2-logistic":
+                    plain_l2[(n, m)] = noise
+                risk = np.minimum(BAYES + 0.05 * target / m, 0.5) + noise     # a 0/1 error stays below 1/2
+                for rep in range(trials):
+                    add({"family": family, "learner": learner, "n": n, "m": m, "rep": rep},
+                        {"risk": risk[rep], "bayes_risk": BAYES, "excess": risk[rep] - BAYES, "metric": "zero_one"})
+    for learner in ("ridge", "spindly"):
+        for d in ds:
+            k = np.array(sorted({k for k in KS if k < d} | {d - 1}), dtype=float)
+            for rep in range(trials):
+                risk = _hadamard_risk(learner, d, k, rng, ridge_factor)
+                for kk, r in zip(k, risk):
+                    add({"family": "hadamard", "learner": learner, "n": d, "m": int(kk), "rep": rep},
+                        {"risk": r, "bayes_risk": 0.0, "excess": r, "metric": "square", "bound": 1 - kk / (d - 1)})
+    add({"family": "ng-one", "learner": "l1-logistic", "n": 10, "m": 5, "rep": 0},
+        {"risk": np.nan, "bayes_risk": BAYES, "excess": np.nan, "metric": "zero_one"}, status="diverged")
+    add({"family": "ng-one", "learner": "l1-logistic", "n": 10, "m": 6, "rep": 0}, {}, status="failed")
+    df = pd.DataFrame(rows)
+    df["config"] = [CONFIG] * len(df)
+    df["config_hash"] = "synthetic"
+    df["created_at"] = 1.0
+    df["study"] = "sample_complexity"
+    return df
 
 
-def _log_linear(mstar: float, slope: float = 0.1):
-    """An excess curve linear in log m that crosses 0.05 exactly at m = mstar."""
-    return lambda m: 0.05 + slope * (np.log(mstar) - np.log(m))
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    paths = report.write(synthetic_trials(), out, n_boot=300, figures=False)
+    return out, paths
 
 
-def test_first_crossing_interpolates_in_log_m():
-    m = [10, 100, 1000]
-    assert first_crossing(m, [0.3, 0.1, 0.0], 0.05) == pytest.approx((10 ** 2.5, "none"))
-    assert first_crossing(m, [0.3, 0.05, 0.0], 0.05) == pytest.approx((100.0, "none"))   # "within ε" includes ε
-    assert first_crossing(m, [0.01, 0.3, 0.0], 0.05) == (10.0, "below")
-    value, censored = first_crossing(m, [0.3, 0.2, 0.1], 0.05)
-    assert np.isnan(value) and censored == "above"
-    # the first crossing counts, even if the curve rises again
-    assert first_crossing(m, [0.3, 0.0, 0.2], 0.05) == pytest.approx((10 ** (1 + 0.25 / 0.3), "none"))
+def test_tables_have_the_issue_columns(written):
+    out, paths = written
+    assert all(p.exists() for p in paths)
+    columns = {
+        "curves": "family,learner,n,m,metric,mean,ci_low,ci_high,trials",
+        "mstar": "family,learner,n,epsilon,mstar,ci_low,ci_high,censored",
+        "growth": "family,learner,growth,exponent,exponent_low,exponent_high,mstar_at_max_n",
+    }
+    for stem, header in columns.items():
+        assert (out / f"{stem}.csv").read_text().splitlines()[0] == header
+        assert (out / f"{stem}.md").exists()
+    for stem in ("rotation_contrast", "hadamard_bound", "growth_details"):
+        assert (out / f"{stem}.csv").exists() and (out / f"{stem}.md").exists()
 
 
-def test_mstar_table_recovers_known_crossings_and_their_intervals():
-    truth = {("one", "l1", 10): 23.0, ("one", "l1", 1000): 57.0, ("one", "l2", 10): 95.0, ("one", "l2", 100): 700.0}
-    df = _trials({k: _log_linear(v) for k, v in truth.items()}, noise=0.02)
-    table = mstar_table(df, epsilon=0.05, n_boot=300).set_index(["setting", "penalty", "n"])
-    assert len(table) == 4
-    for key, value in truth.items():
-        row = table.loc[key]
-        assert row.mstar == pytest.approx(value, rel=1e-9)   # the cell means are exact by construction
-        assert row.censored == "none" and row.trials == 30 and row.grid_points == len(GRID)
-        assert row.ci_low < value < row.ci_high              # the noise gives a proper interval
-        assert row.ci_high / row.ci_low < 2
+def test_curves_count_trials_and_stay_in_the_metric_range(written):
+    out, _ = written
+    curves = pd.read_csv(out / "curves.csv")
+    assert (curves.trials == 20).all()                        # the diverged (NaN) and failed trials are left out
+    assert (curves.ci_low <= curves["mean"]).all() and (curves["mean"] <= curves.ci_high).all()
+    zero_one = curves[curves.metric == "zero_one"]
+    assert (zero_one.ci_low >= 0).all() and (zero_one.ci_high <= 1).all()
+    square = curves[curves.metric == "square"]
+    assert (square.ci_low >= 0).all()
+    # spindly at k = d − 1: risk ≈ log(d)/(d − 1) ± 5 %: a t-interval cut at 0 only where it would cross it
+    assert set(curves.family) == {"ng-one", "rotated-ng-one", "hadamard"}
+    status = (out / "status.md").read_text()
+    assert "diverged" in status and "failed" in status
 
 
-def test_constant_trials_give_a_zero_width_interval():
-    df = _trials({("three", "l1", 50): _log_linear(60.0)}, noise=0.0)
-    row = mstar_table(df, n_boot=100).iloc[0]
-    assert row.ci_low == pytest.approx(60.0) and row.ci_high == pytest.approx(60.0)
+def test_interval_helper_cuts_at_the_metric_range():
+    from reports.stats import mean_ci, metric_range
+
+    mean, low, high = mean_ci([0.0, 0.0, 0.01, 0.0], bounds=metric_range("zero_one"))
+    assert low == 0.0 and 0 < mean < high <= 1
+    assert mean_ci([0.99, 1.0, 1.0], bounds=metric_range("zero_one"))[2] == 1.0
+    assert metric_range("square") == (0.0, np.inf)
 
 
-def test_censored_curves_and_short_grids():
-    df = _trials({("one", "l2", 500): lambda m: 0.4,           # never within ε
-                  ("one", "l1", 10): lambda m: 0.01})           # within ε from the start
-    df = pd.concat([df, _trials({("one", "l1", 99): lambda m: 0.0}, grid=GRID[:3])])  # too few m values
-    table = mstar_table(df, n_boot=50).set_index("n")
-    assert set(table.index) == {500, 10}
-    assert np.isnan(table.loc[500].mstar) and table.loc[500].censored == "above"
-    assert np.isinf(table.loc[500].ci_high)
-    assert table.loc[10].mstar == GRID[0] and table.loc[10].censored == "below"
+def test_mstar_and_growth_follow_the_known_laws(written):
+    out, _ = written
+    mstar = pd.read_csv(out / "mstar.csv")
+    l1 = mstar[(mstar.family == "ng-one") & (mstar.learner == "l1-logistic")].set_index("n")
+    for n in NS:   # excess = ε·m*/m exactly in the mean: m* within a few % (interpolation in log m)
+        assert l1.loc[n, "mstar"] == pytest.approx(10 * np.log(n), rel=0.05)
+        assert l1.loc[n, "ci_low"] < l1.loc[n, "mstar"] < l1.loc[n, "ci_high"]
+    assert (mstar.epsilon == 0.05).all()
+    growth = pd.read_csv(out / "growth.csv").set_index(["family", "learner"])
+    assert growth.loc[("ng-one", "l1-logistic"), "growth"] == "logarithmic"
+    assert growth.loc[("ng-one", "l2-logistic"), "growth"] == "linear"
+    # rotated, L1 needs ~2n examples: beyond its grid (made for 10·log n) from n = 100 on
+    rotated_l1 = mstar[(mstar.family == "rotated-ng-one") & (mstar.learner == "l1-logistic")].set_index("n")
+    assert (rotated_l1.loc[[100, 316, 1000], "censored"] == "above").all()
+    assert growth.loc[("rotated-ng-one", "l1-logistic"), "growth"] == "undetermined"
+    row = growth.loc[("ng-one", "l2-logistic")]
+    assert row.exponent_low < 1 < row.exponent_high
+    assert row.mstar_at_max_n == pytest.approx(2000, rel=0.05)
+    assert growth.loc[("hadamard", "ridge"), "growth"] in ("linear", "polynomial", "undetermined")
 
 
-def test_growth_fits_tell_logarithmic_from_linear():
-    ns = [10, 32, 100, 316, 1000]
-    mstar = pd.DataFrame(
-        [{"setting": "one", "penalty": "l1", "n": n, "mstar": 12 + 6 * np.log(n), "censored": "none"} for n in ns]
-        + [{"setting": "one", "penalty": "l2", "n": n, "mstar": 8.0 * n + 20, "censored": "none"} for n in ns[:4]]
-        + [{"setting": "one", "penalty": "l2", "n": 1000, "mstar": np.nan, "censored": "above"}]
-        + [{"setting": "decay", "penalty": "l1", "n": n, "mstar": 30.0, "censored": "none"} for n in ns[:2]]
-    )
-    fits = growth_fits(mstar).set_index(["setting", "penalty"])
-    l1, l2 = fits.loc[("one", "l1")], fits.loc[("one", "l2")]
-    assert l1.verdict == "logarithmic" and l1.r2_log == pytest.approx(1.0) and l1.slope_log == pytest.approx(6.0)
-    assert l1.r2_linear < 0.9 and l1.loglog_slope < 0.5
-    assert l2.verdict == "linear" and l2.points == 4 and l2.r2_linear == pytest.approx(1.0)
-    assert l2.slope_linear == pytest.approx(8.0) and l2.loglog_slope > 0.8
-    assert fits.loc[("decay", "l1")].verdict == "undetermined"
+def test_rotation_contrast_separates_the_invariant_learner(written):
+    out, _ = written
+    contrast = pd.read_csv(out / "rotation_contrast.csv").set_index("learner")
+    assert set(contrast.index) == {"l1-logistic", "l2-logistic"} and (contrast.family == "ng-one").all()
+    assert contrast.loc["l2-logistic", "max_abs_z"] < 1e-6       # paired identical data: no difference
+    assert contrast.loc["l2-logistic", "adjusted_p"] > 0.99
+    l1 = contrast.loc["l1-logistic"]
+    assert l1.max_abs_z > 10 and l1.difference > 0 and l1.adjusted_p < 1e-6   # rotated L1 is worse
+    assert l1.points == 25
 
 
-def test_noisy_trials_still_give_the_right_verdicts():
-    ns = (10, 32, 100, 316, 1000)
-    curves = {("one", "l1", n): _log_linear(15 + 5 * np.log(n)) for n in ns}
-    curves |= {("one", "l2", n): _log_linear(9.0 * n) for n in (10, 20, 40, 80, 160)}
-    grid = np.unique(np.round(np.geomspace(10, 3000, 18)))
-    df = _trials(curves, grid=grid, noise=0.05, trials=40, seed=1)
-    df["zero_one"] += np.random.default_rng(2).standard_normal(len(df)) * 0.01  # cell means now noisy too
-    fits = growth_fits(mstar_table(df, n_boot=200)).set_index("penalty")
-    assert fits.loc["l1"].verdict == "logarithmic"
-    assert fits.loc["l2"].verdict == "linear"
+def test_hadamard_bound_table(written):
+    out, _ = written
+    bound = pd.read_csv(out / "hadamard_bound.csv")
+    assert (bound.m < bound.n).all()
+    np.testing.assert_allclose(bound.bound, 1 - bound.m / (bound.n - 1))
+    assert not bound[bound.learner == "ridge"].below.any()
+    assert bound[bound.learner == "spindly"].below.sum() >= 10
 
 
-def test_bad_input():
-    with pytest.raises(ValueError, match="lacks column"):
-        mstar_table(pd.DataFrame({"setting": ["one"], "n": [1]}))
-    with pytest.raises(ValueError, match="epsilon must be positive"):
-        mstar_table(_trials({("one", "l1", 1): lambda m: 0.0}), epsilon=0.0)
+def test_findings_are_computed_from_the_data(written, tmp_path):
+    out, _ = written
+    text = (out / "findings.md").read_text()
+    assert "hadamard / ridge: **stays at or above** 1 − k/(d−1) within 3 SE" in text
+    assert "hadamard / spindly: **falls below**" in text
+    assert "ng-one / l1-logistic: **logarithmic**" in text and "ng-one / l2-logistic: **linear**" in text
+    assert "ng-one / l2-logistic: largest difference" in text and "no difference beyond noise" in text
+    assert "ng-one / l1-logistic: largest difference" in text and "**a difference beyond noise**" in text
+    # the same report on data where ridge falls below its bound says so
+    report.write(synthetic_trials(ridge_factor=0.8), tmp_path, n_boot=100, figures=False)
+    flipped = (tmp_path / "findings.md").read_text()
+    assert "hadamard / ridge: **falls below**" in flipped
+
+
+def test_symbench_report_builds_it_from_a_database_with_every_figure(tmp_path):
+    """Stored trials -> ``reports.build`` (what ``symbench report`` runs), PNG and PDF figures included
+    (a small grid: drawing dominates the report's time)."""
+    df = synthetic_trials(trials=3, ns=(10, 1000), ds=(16,))
+    rows = [{"trial_key": f"k{i}", "study": "sample_complexity", "config_hash": r.config_hash, "config": CONFIG,
+             "coords": r.coords, "seed": i, "status": r.status,
+             "metrics": {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in r.metrics.items()},
+             "duration_s": 0.0, "versions": {}} for i, r in enumerate(df.itertuples())]
+    db = tmp_path / "s.db"
+    with store.connect(db) as con:
+        store.insert(con, rows)
+    paths = build(db=db, out=tmp_path / "reports", study="sample_complexity")
+    folder = tmp_path / "reports" / "sample_complexity"
+    assert folder / "growth.csv" in paths and (folder / "findings.md").exists()
+    for figure in ("risk_ng-one", "risk_rotated-ng-one", "risk_hadamard", "mstar", "hadamard", "rotation_ng-one",
+                   "rotation_contrast"):
+        for suffix in (".png", ".pdf"):
+            assert folder / f"{figure}{suffix}" in paths and (folder / f"{figure}{suffix}").stat().st_size > 0
+
+
+def test_a_table_without_risks_is_refused():
+    with pytest.raises(ValueError, match="lack the column 'risk'"):
+        report.usable_trials(pd.DataFrame({"status": ["ok"]}))
