@@ -19,6 +19,16 @@ def save(fig, out_dir: Path, stem: str) -> list[Path]:
     return paths
 
 
+def plain_log_ticks(ax, axes: str = "xy") -> None:
+    """Log axes labelled with plain numbers at the decades only (no crowded 2×10¹, 3×10¹ ...)."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    for name in axes:
+        axis = ax.xaxis if name == "x" else ax.yaxis
+        axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        axis.set_minor_formatter(NullFormatter())
+
+
 def mstar_panel(ax, points, growth_row, dimension: str, color, label: str) -> None:
     """m*(n) of one learner on log–log axes: points with their intervals, and its fitted laws.
 
@@ -52,3 +62,4 @@ def mstar_panel(ax, points, growth_row, dimension: str, color, label: str) -> No
             ax.plot(grid, np.where(laws["logarithmic"] > 0, laws["logarithmic"], np.nan), ":", lw=1, color=color)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    plain_log_ticks(ax)

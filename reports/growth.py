@@ -33,8 +33,9 @@ against the other when the observed Δ lies in that distribution's far tail, at 
 
 **The rule** (default level 0.999: α = 0.001, 99.9 % intervals):
 
-1. fewer than 3 usable points (an uncensored m̂*, and fewer than 16 % of its replicates beyond
-   the grid of m) → ``undetermined``;
+1. fewer than 4 usable points (an uncensored m̂*, and fewer than 16 % of its replicates beyond
+   the grid of m) → ``undetermined``: with 3 points each fit keeps a single degree of freedom and
+   one 3σ point decides the call (measured: 10·log n on n ∈ {10, 20, 40} was called polynomial);
 2. p's interval contains 0 (no growth detected) → ``logarithmic`` if a + b·log n fits and is
    not rejected, else ``undetermined``. **A constant m* is called logarithmic**: it is
    a + b·log n with b = 0 — it grows at most logarithmically — and never polynomial;
@@ -44,13 +45,37 @@ against the other when the observed Δ lies in that distribution's far tail, at 
    ``logarithmic`` if a + b·log n fits and is not rejected while a·nᵖ is, and b's interval lies
    above 0; otherwise ``undetermined`` (neither law rejected against the other, or both).
 
-**Measured error rates** (``tests/test_growth.py``): synthetic trials, 40 per cell of m, cells
-√2 apart with the true m* at a random position, B = 200, 200 curves per law and grid; laws
-constant 30, 10·log n, 3√n, 2n^0.8, 2n; grids ng2004 L1 n ∈ {10, 18, …, 1000} (9 points),
-ng2004 L2 {10, 20, 40, 80, 160}, sample_complexity {10, 32, 100, 316, 1000}. Counts
-logarithmic / polynomial / linear / undetermined:
+**Measured error rates** (``tests/test_growth.py``, ``python -m tests.test_growth``): synthetic
+trials through :mod:`reports.mstar` — 40 trials per cell of m, cells √2 apart with the true m* at a
+random place, B = 200 replicates, 200 curves per law and grid, level 0.999; laws constant 30,
+10·log n, 3√n, 2n^0.8, 2n; every n grid of ng2004 and sample_complexity with ≥ 4 dimensions.
+Counts logarithmic/polynomial/linear/undetermined (a polynomial call whose interval excludes 1
+for 2n counts as polynomial; an other-law call is logarithmic for a power law, or the reverse):
 
-CONFUSION_TABLE
+5 % noise on trial level (the test's requirement; correct: log, log, pol, pol, lin):
+
+    n grid                       constant       10·log n           3·√n        2·n^0.8            2·n
+    10..1000 (9)                197/0/0/3      200/0/0/0      0/200/0/0      0/200/0/0      0/1/199/0
+    10..1000 (5)                200/0/0/0      199/0/0/1      0/199/0/1      0/200/0/0      0/0/200/0
+    10..160 (5)                 199/0/0/1      197/0/0/3      0/199/0/1      0/200/0/0      0/1/199/0
+    10..80 (4)                  199/0/0/1      200/0/0/0      0/199/0/1      0/199/0/1      0/0/200/0
+    hadamard 16..256 (5)        198/0/0/2      199/0/0/1      0/198/0/2      0/200/0/0      0/0/200/0
+
+5 % noise on m* itself (harder; reported, other-law calls required ≤ 2 %):
+
+    n grid                       constant       10·log n           3·√n        2·n^0.8            2·n
+    10..1000 (9)                196/0/0/4     165/0/0/35      0/196/0/4      0/197/0/3      0/2/195/3
+    10..1000 (5)                195/0/0/5     120/0/0/80      0/199/0/1      0/198/0/2      0/1/196/3
+    10..160 (5)                 197/0/0/3     24/1/0/175      1/192/0/7      0/197/0/3      0/1/199/0
+    10..80 (4)                  197/0/0/3     14/1/0/185     1/89/0/110      0/200/0/0      0/0/198/2
+    hadamard 16..256 (5)        197/0/0/3     19/0/0/181      0/192/0/8      0/197/0/3      0/1/198/1
+
+So: with 5 % trial-level noise (m̂* within ≈ 0.8 %) ≥ 98.5 % of the calls are right and no call
+names the other law. With 5 % noise on m̂* itself (the precision of ng2004's 100-trial curves),
+the power laws stay ≥ 96 % right except 3√n on 10..80, but 10·log n is told from a small-exponent
+power law only on the long grids (82 % on 9 points over 10..1000) and is mostly undetermined on
+grids that span a decade or so: there the two laws differ by less than the noise. Other-law calls:
+at most 1 in 200.
 """
 
 from __future__ import annotations
@@ -65,7 +90,7 @@ from scipy import stats
 from reports.mstar import MStar
 
 DEFAULT_LEVEL = 0.999
-MIN_POINTS = 3
+MIN_POINTS = 4
 FIT_ALPHA = 0.001
 #: the calls, in the order tables list them
 CALLS = ("logarithmic", "polynomial", "linear", "undetermined")

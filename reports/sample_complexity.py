@@ -39,7 +39,7 @@ import pandas as pd
 from scipy import stats as scipy_stats
 
 from reports import growth, mstar
-from reports.figures import mstar_panel, save
+from reports.figures import mstar_panel, plain_log_ticks, save
 from reports.selection import latest_config
 from reports.stats import metric_range, standard_error, summarise
 from reports.tables import to_markdown, write_table
@@ -121,7 +121,7 @@ def rotation_contrast(cells: pd.DataFrame) -> pd.DataFrame:
             at = int(np.nanargmax(np.abs(z)))
             largest = float(abs(z[at]))
             points = int(np.isfinite(se).sum())
-            adjusted = 1 - (1 - 2 * scipy_stats.norm.sf(largest)) ** points
+            adjusted = -np.expm1(points * np.log1p(-2 * scipy_stats.norm.sf(largest)))   # 1 − (1 − p)^K
             rows.append({"family": family, "learner": learner, "points": points, "max_abs_z": largest,
                          "at_n": part.n.iloc[at], "at_m": part.m.iloc[at], "plain_mean": part.mean_plain.iloc[at],
                          "rotated_mean": part.mean_rotated.iloc[at], "difference": difference[at],
@@ -186,6 +186,7 @@ def risk_figure(family: str, points: pd.DataFrame, bayes: pd.Series, palette: di
             m = np.linspace(points.m.min(), min(points.m.max(), n - 1), 50)
             ax.plot(m, 1 - m / (n - 1), color="black", lw=1, ls="-.", label="1 − k/(d−1)")
         ax.set_xscale("log")
+        plain_log_ticks(ax, "x")
         ax.set_title(f"n = {n:g}")
         ax.set_xlabel("training examples m")
         ax.set_ylabel({"zero_one": "0/1 error", "square": "square loss"}.get(metric, metric))
@@ -254,6 +255,7 @@ def rotation_figure(family: str, points: pd.DataFrame, palette: dict):
                 ax.plot(line.m, line["mean"], style, marker="o", ms=3, color=palette[learner],
                         label=f"{learner}{' (rotated)' if name != family else ''}")
         ax.set_xscale("log")
+        plain_log_ticks(ax, "x")
         ax.set_title(f"n = {n:g}")
         ax.set_xlabel("training examples m")
         ax.set_ylabel("test risk")
@@ -274,6 +276,7 @@ def contrast_figure(contrast: pd.DataFrame, palette: dict):
     threshold = _sidak_threshold(points)
     ax.axhline(threshold, color="black", ls="--", lw=1,
                label=f"Šidák {100 * CONTRAST_ALPHA:g} % threshold, {points} points")
+    ax.set_yscale("symlog", linthresh=1.0)   # contrasts range from rounding (~0) to hundreds of SE
     ax.set_ylabel("max |rotated − plain| / SE")
     ax.legend(fontsize=7)
     ax.set_title("Rotation contrast: the largest difference between a family and its rotated twin")
@@ -288,7 +291,13 @@ def _sidak_threshold(points: int) -> float:
 
 # ---------------------------------------------------------------------------------------- findings
 def _fmt(value: float, digits: int = 3) -> str:
-    return "n/a" if not np.isfinite(value) else f"{value:.{digits}g}"
+    if not np.isfinite(value):
+        return "n/a"
+    return f"{int(value)}" if float(value).is_integer() and abs(value) < 1e9 else f"{value:.{digits}g}"
+
+
+def _fmt_p(value: float) -> str:
+    return "< 1e-12" if value < 1e-12 else f"= {value:.3g}"
 
 
 def hadamard_findings(bound: pd.DataFrame) -> list[str]:
@@ -297,7 +306,7 @@ def hadamard_findings(bound: pd.DataFrame) -> list[str]:
     lines = []
     for (family, learner), part in bound.groupby(FAMILY_KEYS, sort=True):
         worst = part.loc[part.margin_se.idxmin()]
-        where = f"d = {worst.n:g}, k = {worst.m:g}: risk {worst['mean']:.3g} vs bound {worst.bound:.3g}"
+        where = f"d = {_fmt(worst.n)}, k = {_fmt(worst.m)}: risk {worst['mean']:.3g} vs bound {worst.bound:.3g}"
         if part.below.any():
             lines.append(f"* {family} / {learner}: **falls below** 1 − k/(d−1) by more than {BOUND_MARGIN_SE:g} SE "
                          f"at {int(part.below.sum())} of {len(part)} (d, k) cells (furthest {-worst.margin_se:.3g} SE "
@@ -313,9 +322,11 @@ def growth_findings(calls: pd.DataFrame) -> list[str]:
         return ["No curve has m* on a grid of m (at least 4 values of m per n are needed)."]
     lines = []
     for row in calls.itertuples(index=False):
-        interval = f"p = {_fmt(row.exponent)} [{_fmt(row.exponent_low)}, {_fmt(row.exponent_high)}]"
-        lines.append(f"* {row.family} / {row.learner}: **{row.growth}** ({interval}, {row.points} uncensored "
-                     f"point(s); {row.reason}); m* at the largest n ({_fmt(row.max_n)}) = {_fmt(row.mstar_at_max_n)}.")
+        fitted = (f"p = {_fmt(row.exponent)} [{_fmt(row.exponent_low)}, {_fmt(row.exponent_high)}], {row.points} "
+                  f"points; " if np.isfinite(row.exponent) else "")
+        lines.append(f"* {row.family} / {row.learner}: **{row.growth}** ({fitted}{row.reason}); m* at the largest "
+                     f"n ({_fmt(row.max_n)}) = "
+                     + (_fmt(row.mstar_at_max_n) if np.isfinite(row.mstar_at_max_n) else "beyond its grid of m") + ".")
     return lines
 
 
@@ -328,8 +339,8 @@ def contrast_findings(contrast: pd.DataFrame) -> list[str]:
         direction = "higher" if row.difference > 0 else "lower"
         lines.append(
             f"* {row.family} / {row.learner}: largest difference {row.max_abs_z:.3g} SE over {row.points} (n, m) "
-            f"points, at n = {row.at_n:g}, m = {row.at_m:g} (rotated risk {row.rotated_mean:.3g} vs "
-            f"{row.plain_mean:.3g}, {direction}); Šidák-adjusted p = {row.adjusted_p:.3g}: "
+            f"points, at n = {_fmt(row.at_n)}, m = {_fmt(row.at_m)} (rotated risk {row.rotated_mean:.3g} vs "
+            f"{row.plain_mean:.3g}, {direction}); Šidák-adjusted p {_fmt_p(row.adjusted_p)}: "
             + ("**a difference beyond noise**" if beyond else f"no difference beyond noise at the "
                                                              f"{100 * CONTRAST_ALPHA:g} % level") + ".")
     return lines

@@ -10,14 +10,25 @@ step). Requirement: on grids of ≥ 4 dimensions ≥ 95 % correct calls; on ever
 the other law (a wrong call is ``undetermined``).
 
 Measured (``test_confusion_full``, 200 curves per law and grid, B = 200, level 0.999), counts
-logarithmic / polynomial / linear / undetermined — see reports/growth.py for the full table:
+logarithmic/polynomial/linear/undetermined:
 
-CONFUSION_TABLE
+5 % noise on trial level (the test's requirement; correct: log, log, pol, pol, lin):
 
-The harder setting of the issue's example — 5 % noise on m* itself (the precision of a
-100-trial ng2004 curve) — is measured too (``test_confusion_full``, lower table in
-reports/growth.py): power laws stay ≥ 94 % correct; 10·log n is told from a power law only
-where the grid is long enough, otherwise it is mostly ``undetermined``.
+    n grid                       constant       10·log n           3·√n        2·n^0.8            2·n
+    10..1000 (9)                197/0/0/3      200/0/0/0      0/200/0/0      0/200/0/0      0/1/199/0
+    10..1000 (5)                200/0/0/0      199/0/0/1      0/199/0/1      0/200/0/0      0/0/200/0
+    10..160 (5)                 199/0/0/1      197/0/0/3      0/199/0/1      0/200/0/0      0/1/199/0
+    10..80 (4)                  199/0/0/1      200/0/0/0      0/199/0/1      0/199/0/1      0/0/200/0
+    hadamard 16..256 (5)        198/0/0/2      199/0/0/1      0/198/0/2      0/200/0/0      0/0/200/0
+
+5 % noise on m* itself (harder; reported, other-law calls required ≤ 2 %):
+
+    n grid                       constant       10·log n           3·√n        2·n^0.8            2·n
+    10..1000 (9)                196/0/0/4     165/0/0/35      0/196/0/4      0/197/0/3      0/2/195/3
+    10..1000 (5)                195/0/0/5     120/0/0/80      0/199/0/1      0/198/0/2      0/1/196/3
+    10..160 (5)                 197/0/0/3     24/1/0/175      1/192/0/7      0/197/0/3      0/1/199/0
+    10..80 (4)                  197/0/0/3     14/1/0/185     1/89/0/110      0/200/0/0      0/0/198/2
+    hadamard 16..256 (5)        197/0/0/3     19/0/0/181      0/192/0/8      0/197/0/3      0/1/198/1
 
 Run ``python -m tests.test_growth`` to print both tables.
 """
@@ -28,7 +39,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reports.growth import CALLS, classify, growth_table
+from reports.growth import CALLS, MIN_POINTS, classify, growth_table
 from reports.mstar import MStar, bootstrap_means, crossings, estimate
 
 LAWS = {
@@ -41,17 +52,14 @@ LAWS = {
 EXPECTED = {"constant": "logarithmic", "10 log n": "logarithmic", "3 sqrt n": "polynomial", "2 n^0.8": "polynomial",
             "2 n": "linear"}
 OTHER_LAW = {"logarithmic": {"polynomial", "linear"}, "polynomial": {"logarithmic"}, "linear": {"logarithmic"}}
-#: every n grid of ng2004 and sample_complexity (default and --quick) with ≥ 3 dimensions
+#: every n grid of ng2004 and sample_complexity (default and --quick) on which a law can be called
+#: (≥ reports.growth.MIN_POINTS = 4 dimensions; with fewer the call is always undetermined)
 GRIDS = {
     "10..1000 (9)": [10, 18, 32, 56, 100, 178, 316, 562, 1000],
     "10..1000 (5)": [10, 32, 100, 316, 1000],
     "10..160 (5)": [10, 20, 40, 80, 160],
     "10..80 (4)": [10, 20, 40, 80],
     "hadamard 16..256 (5)": [16, 32, 64, 128, 256],
-    "10..1000 (3)": [10, 100, 1000],
-    "10..160 (3)": [10, 40, 160],
-    "10..80 (3)": [10, 40, 80],
-    "10..40 (3)": [10, 20, 40],
 }
 TRIALS = 40
 
@@ -102,7 +110,7 @@ def _check(table: pd.DataFrame, min_correct: float | None, max_other_law: float)
         total = sum(getattr(row, c) for c in CALLS)
         correct = getattr(row, row.expected) / total
         other = sum(getattr(row, c) for c in OTHER_LAW[row.expected]) / total
-        if min_correct is not None and len(GRIDS[row.grid]) >= 4 and correct < min_correct:
+        if min_correct is not None and correct < min_correct:
             problems.append(f"{row.grid} / {row.law}: {correct:.1%} correct")
         if other > max_other_law:
             problems.append(f"{row.grid} / {row.law}: {other:.1%} called the other law")
@@ -110,13 +118,12 @@ def _check(table: pd.DataFrame, min_correct: float | None, max_other_law: float)
 
 
 def test_calls_on_the_studies_grids():
-    """Fast version: 12 curves per law and grid, pooled over the grids of ≥ 4 dimensions."""
-    table = confusion(curves=12, seed=1)
+    """Fast version: 20 curves per law and grid, correct calls pooled over the grids."""
+    table = confusion(curves=20, seed=1)
     assert _check(table, None, 0.0) == []
-    long = table[[len(GRIDS[g]) >= 4 for g in table.grid]]
-    for law, part in long.groupby("law"):
+    for law, part in table.groupby("law"):
         expected = EXPECTED[law]
-        assert part[expected].sum() / (12 * len(part)) >= 0.95, part
+        assert part[expected].sum() / (20 * len(part)) >= 0.95, part
 
 
 @pytest.mark.slow
@@ -139,7 +146,7 @@ def test_grids_are_the_studies_grids():
         used |= {tuple(config[k]) for k in ("mstar_n_l1", "mstar_n_l2") if k in config}
     for grids in (SampleComplexity.defaults["grids"], SampleComplexity.quick["grids"]):
         used |= {tuple(entry["n"]) for entry in grids.values()}
-    missing = {grid for grid in used if len(grid) >= 3} - {tuple(ns) for ns in GRIDS.values()}
+    missing = {grid for grid in used if len(grid) >= MIN_POINTS} - {tuple(ns) for ns in GRIDS.values()}
     assert not missing, f"measure the growth calls on these grids too: {sorted(missing)}"
 
 
@@ -182,6 +189,8 @@ def test_exponent_interval_and_fitted_laws():
 
 def test_too_few_points_and_unusable_points():
     assert classify(NS[:2], [10.0, 20.0], _replicates([10.0, 20.0])).growth == "undetermined"
+    three = classify(NS[:3], 2 * NS[:3], _replicates(2 * NS[:3]))
+    assert three.growth == "undetermined" and three.reason.startswith("3 usable point(s)")
     values = 2 * NS
     replicates = _replicates(values)
     replicates[1:4, :200] = np.inf            # more than 16 % of these replicates never reached ε

@@ -16,4 +16,7 @@ def test_quick_benchmark_times_both_sides_and_rewrites_only_its_section(tmp_path
     text = results.read_text()
     assert "kept" in text and "stale" not in text and text.count("## bench_ng2004") == 1
     assert "plain scikit-learn loop" in text and "speed-up" in text and "cores" in text
-    assert "L1 logarithmic, L2 linear" in text
+    # the quick run's m* (30-40 trials, 4-5 n) is too coarse for a growth call at level 0.999
+    # (measured: L1 undetermined, p = 0.20 [0.13, 0.27]; L2 polynomial, p = 0.89 [0.81, 0.98]):
+    # the section states the calls, whatever they are
+    assert "m* growth: L1 " in text and "(goal: logarithmic, linear)" in text
