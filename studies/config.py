@@ -12,14 +12,16 @@ import sys
 from pathlib import Path
 from typing import Any, Mapping
 
+from studies.errors import SymbenchError
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
 
-class ConfigError(ValueError):
-    pass
+class ConfigError(SymbenchError):
+    """A bad config: unknown key, wrong type, out-of-range value, unreadable TOML file."""
 
 
 def _type_name(value: Any) -> str:
@@ -95,6 +97,8 @@ def load_toml(path: str | Path, study: str) -> dict[str, Any]:
         data = tomllib.loads(path.read_text())
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file") from None
+    except OSError as exc:  # a folder, no permission, ...
+        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror or exc})") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
     if study in data and isinstance(data[study], dict):
@@ -103,23 +107,51 @@ def load_toml(path: str | Path, study: str) -> dict[str, Any]:
     return data
 
 
+class Config(dict):
+    """A resolved config: a plain dict of every key, plus ``named``, the keys the
+    user set (config file, overrides, ``--set``) rather than left at the study's
+    defaults or ``--quick``. A study may treat a named value more strictly (a
+    dataset the user names must exist; a default one may have a substitute)."""
+
+    named: frozenset[str]
+
+    def __init__(self, values: Mapping[str, Any] = (), named=()):
+        super().__init__(values)
+        self.named = frozenset(named)
+
+
+def named_keys(config: Mapping[str, Any], defaults: Mapping[str, Any]) -> frozenset[str]:
+    """The keys the user named: ``config.named`` for a resolved :class:`Config`; for a
+    plain mapping (built in code), the keys whose value differs from the default."""
+    named = getattr(config, "named", None)
+    if named is not None:
+        return frozenset(named)
+    return frozenset(k for k, v in config.items() if k not in defaults or defaults[k] != v)
+
+
 def resolve(study, *, quick: bool = False, config_file: str | Path | None = None,
-            assignments: list[str] | tuple[str, ...] = (), overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+            assignments: list[str] | tuple[str, ...] = (), overrides: Mapping[str, Any] | None = None) -> Config:
     """The full config of a run: defaults < quick < file < overrides < --set."""
     config = dict(study.defaults)
+    named: set[str] = set()
     if quick:
         config = merge(config, study.quick, "the study's quick settings")
     if config_file is not None:
-        config = merge(config, load_toml(config_file, study.name), str(config_file))
+        values = load_toml(config_file, study.name)
+        config = merge(config, values, str(config_file))
+        named |= set(values)
     if overrides:
         config = merge(config, overrides, "overrides")
+        named |= set(overrides)
     for text in assignments:
         key, value = parse_assignment(text, study.defaults)
         config = merge(config, {key: value}, "--set")
+        named.add(key)
+    config = Config(config, named)
     try:
         study.validate(config)
     except ConfigError:
         raise
     except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+        raise ConfigError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
     return config

@@ -41,8 +41,10 @@ Data: MNIST and CIFAR-10 are read from the data folder (``data_dir``, else
 $SYMBENCH_DATA, else ``../shared/data`` beside the repository). Where MNIST's
 training files are absent (as on the project's machines) the official test set
 is split 8,000 / 2,000 (stratified, seeded) and the trials say so in their
-provenance notes. A dataset whose files are missing is replaced by
-``fallback_dataset`` (see :mod:`studies.optimizers_data`).
+provenance notes. A default dataset whose files are missing is replaced by
+``fallback_dataset``, and the terminal says so; a dataset the user names is
+never replaced (missing files are an error). Every dataset is loaded and
+checked once before the sweep (``prepare``; see :mod:`studies.optimizers_data`).
 
 Each trial stores its per-epoch history (train and test loss and accuracy),
 its final values, its status (``diverged`` with the step at which the loss
@@ -60,6 +62,7 @@ import optimizers
 from invariance import groups
 from learners.neural import ACTIVATIONS, INITS, LOSSES, BatchedMLP, train_batched
 from learners.neural.engine import TRAIN_METRICS, TrainResult
+from studies import config as config_mod
 from studies import datasets
 from studies.optimizers_data import DataRequest, data_folder, dataset_to_use, substitution_note
 from studies.optimizers_search import SEARCHED_SPEC, layerwise_spec, search_layerwise_lrs
@@ -213,9 +216,11 @@ class OptimizersStudy(Study):
     # ------------------------------------------------------------ the trials
     def trials(self, config: Mapping[str, Any]) -> list[dict[str, Any]]:
         folder = data_folder(config["data_dir"])
+        named = config_mod.named_keys(config, self.defaults)  # a dataset the user names is never replaced
         trials = []
         for experiment in config["experiments"]:
-            dataset = dataset_to_use(config[f"{experiment}_dataset"], folder, config["fallback_dataset"])
+            key = f"{experiment}_dataset"
+            dataset = dataset_to_use(config[key], folder, config["fallback_dataset"], named=key in named)
             depths = config["deep_depths"] if experiment == "deep" else [config[f"{experiment}_depth"]]
             bases = BASES if experiment == "rotation" else BASES[:1]
             for optimizer in config[f"{experiment}_optimizers"]:
@@ -229,6 +234,23 @@ class OptimizersStudy(Study):
 
     def batch_key(self, coords: Mapping[str, Any]) -> tuple:
         return tuple((k, v) for k, v in sorted(coords.items()) if k != "rep")
+
+    def prepare(self, config: Mapping[str, Any], trials: Sequence[TrialSpec]) -> list[str]:
+        """Load every dataset the trials read (unrotated: a rotation cannot fail on good data),
+        once, before the sweep: a missing, truncated or corrupt file, or a subsample larger than
+        the data, is a one-line DatasetError naming the file. Returns the substitution notes."""
+        folder = data_folder(config["data_dir"])
+        notes: dict[str, None] = {}
+        requests: dict[DataRequest, None] = {}
+        for trial in trials:
+            coords = trial.coords
+            requests[data_request(config, coords, None)] = None
+            note = substitution_note(config[f"{coords['experiment']}_dataset"], coords["dataset"], folder)
+            if note is not None:
+                notes[f"{coords['experiment']}: {note}"] = None
+        for request in requests:
+            request.load()
+        return list(notes)
 
     # ------------------------------------------------------------ one batch
     def run_batch(self, config: Mapping[str, Any], batch: Sequence[TrialSpec]) -> list[Outcome]:
@@ -267,15 +289,8 @@ class _BatchRun:
         self.experiment = experiment
         self.requested = config[f"{experiment}_dataset"]
         self.folder = data_folder(config["data_dir"])
-        substituted = coords["dataset"] != self.requested
         self.rotation_seed = rotation_seed
-        request = DataRequest(
-            name=coords["dataset"], folder=None if self.folder is None else str(self.folder), seed=config["seed"],
-            n_train=None if substituted else (config[f"{experiment}_n_train"] or None),
-            n_test=None if substituted else (config[f"{experiment}_n_test"] or None),
-            dtype=config["dtype"], rotation_seed=rotation_seed,
-        )
-        self.data = request.load()
+        self.data = data_request(config, coords, rotation_seed).load()
         self.element = None
         if rotation_seed is not None:
             self.element = groups.from_dict(self.data.provenance["transform"]["element"])
@@ -368,6 +383,19 @@ class _BatchRun:
             },
         }
         return Outcome(member.status, metrics)
+
+
+def data_request(config: Mapping[str, Any], coords: Mapping[str, Any], rotation_seed: int | None) -> DataRequest:
+    """What a trial loads: its dataset (all of a substitute), subsample and dtype, and its rotation."""
+    experiment = coords["experiment"]
+    folder = data_folder(config["data_dir"])
+    substituted = coords["dataset"] != config[f"{experiment}_dataset"]
+    return DataRequest(
+        name=coords["dataset"], folder=None if folder is None else str(folder), seed=config["seed"],
+        n_train=None if substituted else (config[f"{experiment}_n_train"] or None),
+        n_test=None if substituted else (config[f"{experiment}_n_test"] or None),
+        dtype=config["dtype"], rotation_seed=rotation_seed,
+    )
 
 
 def _relative_cost(config: Mapping[str, Any], coords: Mapping[str, Any]) -> float:

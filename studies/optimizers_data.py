@@ -2,12 +2,17 @@
 
 * The data folder: the config's ``data_dir``; if empty, ``$SYMBENCH_DATA``;
   else the ``shared/data`` folder beside the repository, when it exists.
-* A substitute: when a file dataset (MNIST, CIFAR-10) is not in the data
-  folder, the study trains on ``fallback_dataset`` (``digits`` by default,
-  bundled with scikit-learn, so the study always runs), taking all of it, and
-  says so in every trial's metrics and in the report. With
-  ``fallback_dataset = ""`` the trials are kept on the requested dataset and
-  are recorded as ``failed`` with the loader's one-line message.
+* A substitute, only for a dataset the user did not name: when the default
+  config's file dataset (MNIST, CIFAR-10) is not in the data folder, the study
+  trains on ``fallback_dataset`` (``digits`` by default, bundled with
+  scikit-learn, so the study always runs), taking all of it, and says so on
+  the terminal (``prepare``), in every trial's metrics and in the report. A
+  dataset the user names (``--set two_layer_dataset=mnist``, a config file)
+  is never replaced: missing files are an error before the sweep, as they are
+  with ``fallback_dataset = ""``.
+* Checked once: ``check_data`` loads every dataset the sweep's trials read, in
+  the runner's process, before anything is stored; a truncated or corrupt file
+  is a one-line error naming the file.
 * The cache: a worker process keeps the last few loaded datasets, so the
   batches of one experiment read and standardise the files once.
 """
@@ -37,9 +42,10 @@ def data_folder(configured: str) -> Path | None:
     return SHARED_DATA if SHARED_DATA.is_dir() else None
 
 
-def dataset_to_use(requested: str, folder: Path | None, fallback: str) -> str:
-    """``requested`` if its data is there (or no substitute is configured), else ``fallback``."""
-    if not fallback or datasets.available(requested, folder):
+def dataset_to_use(requested: str, folder: Path | None, fallback: str, named: bool = False) -> str:
+    """``requested`` if its data is there, if the user named it, or if no substitute is
+    configured; else ``fallback``."""
+    if named or not fallback or datasets.available(requested, folder):
         return requested
     return fallback
 

@@ -1,28 +1,41 @@
 """The runner: expand a study into trials, skip the stored ones, run the rest in
-parallel batches, and store every outcome.
+batches on a backend, and store every outcome as it arrives.
+
+Order of work, so that bad input fails before anything is written:
+
+1. resolve the config (:mod:`studies.config`) and the trial specs;
+2. read which trials are stored (read-only: a bad database fails here);
+3. ``study.prepare``: load and check the data the trials read, once (a bad
+   file fails here), and say on the terminal when a substitute is used;
+4. connect the backend (a scheduler that does not answer fails here);
+5. only then open the database for writing and run the sweep.
 
 * Trials with the same ``batch_key`` run together in one ``run_batch`` call
   (a study vectorises them), at most ``max_batch`` at a time.
-* Batches run in joblib (loky) worker processes, one BLAS/torch thread each,
-  over ``jobs`` cores; the parent alone writes to SQLite, one transaction per
-  finished batch, so killing the run loses only batches in flight.
+* Backends (:mod:`studies.backends`): ``local`` (this process, or joblib
+  worker processes) or ``dask``. Every process computes with one BLAS/torch
+  thread, so a trial's numbers depend on neither ``jobs`` nor the backend.
+* This process alone writes to SQLite, one transaction per finished batch, so
+  killing the run loses only batches in flight (:mod:`studies.store`).
 * A batch that raises is rerun trial by trial, so one bad trial is recorded as
-  ``failed`` (with its error) and the others still succeed.
+  ``failed`` (its error line, and its whole traceback in
+  ``metrics['traceback']``) and the others still succeed.
 """
 
 from __future__ import annotations
 
 import os
-import platform
+import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
+from studies import backends
 from studies import config as config_mod
 from studies import registry, store
-from studies.spec import Outcome, Study, TrialSpec
-from symbench import threads
+from studies.backends.execute import execute_batch, versions  # noqa: F401  (public since the first runner)
+from studies.spec import Study, TrialSpec
 
 
 @dataclass
@@ -34,26 +47,28 @@ class RunSummary:
     skipped: int
     counts: dict[str, int]
     seconds: float
+    #: trials of this run's plan that a concurrent run stored first (left to it, or computed here and
+    #: kept as that run stored them)
+    stored_by_others: int = 0
+    #: stored ``failed`` trials of this sweep that were not run again (see ``retry_failed``)
+    failed_before: int = 0
+    notes: list[str] = field(default_factory=list)
+    backend: str = "local"
+
+    @property
+    def failed(self) -> int:
+        """Trials of this sweep recorded ``failed``: by this run, or earlier and not retried."""
+        return self.counts.get("failed", 0) + self.failed_before
 
     def line(self) -> str:
         counts = ", ".join(f"{v} {k}" for k, v in sorted(self.counts.items())) or "nothing new"
-        return (f"{self.study}: {self.total} trials, {self.skipped} already stored, {counts} "
+        text = (f"{self.study}: {self.total} trials, {self.skipped} already stored, {counts} "
                 f"in {self.seconds:.1f} s -> {self.db}")
-
-
-def versions() -> dict[str, str]:
-    import numpy, scipy, sklearn, torch  # noqa: E401  (the libraries a result depends on)
-
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        own = version("symbench")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        own = "source"
-    return {
-        "symbench": own, "python": platform.python_version(), "torch": torch.__version__,
-        "numpy": numpy.__version__, "scipy": scipy.__version__, "sklearn": sklearn.__version__,
-    }
+        if self.stored_by_others:
+            text += f" ({self.stored_by_others} stored by a concurrent run)"
+        if self.failed_before:
+            text += f" ({self.failed_before} stored earlier as failed; --retry-failed runs them again)"
+        return text
 
 
 def plan_batches(study: Study, specs: Sequence[TrialSpec], max_batch: int) -> list[list[TrialSpec]]:
@@ -67,92 +82,83 @@ def plan_batches(study: Study, specs: Sequence[TrialSpec], max_batch: int) -> li
     return batches
 
 
-def _error_line(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".strip()
+class _FreshBatches:
+    """The planned batches, each pruned just before it is handed out of the trials that a
+    concurrent run (another ``symbench run`` on the same database) has stored meanwhile, so
+    that two runs share the work instead of both doing all of it. Thread-safe: joblib may
+    draw the next batch from its own thread."""
+
+    def __init__(self, db: Path, batches: list[list[TrialSpec]], retry_failed: bool):
+        self.db, self.batches, self.retry_failed = db, batches, retry_failed
+        self.dropped = 0
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __iter__(self):
+        for batch in self.batches:
+            stored = store.stored_status_of(self.db, [s.key for s in batch])
+            fresh = [s for s in batch if s.key not in stored or (self.retry_failed and stored[s.key] == "failed")]
+            self.dropped += len(batch) - len(fresh)
+            if fresh:
+                yield fresh
 
 
-def execute_batch(study_ref: str, config: Mapping[str, Any], batch: list[TrialSpec],
-                  limit_threads: bool = True) -> list[dict[str, Any]]:
-    """Run one batch (in a worker process) and return the rows to store.
-
-    ``study_ref`` is what ``registry.get`` takes (a name or an import path):
-    worker processes look the study up again rather than unpickling it."""
-    if limit_threads:
-        threads.limit_threads()
-    study = registry.get(study_ref)
-    start = time.perf_counter()
-    try:
-        outcomes = study.run_batch(config, batch)
-        if len(outcomes) != len(batch):
-            raise RuntimeError(f"run_batch returned {len(outcomes)} outcomes for {len(batch)} trials")
-        durations = [(time.perf_counter() - start) / len(batch)] * len(batch)
-    except Exception as exc:  # noqa: BLE001 - any failure is recorded, the sweep goes on
-        if len(batch) == 1:
-            outcomes = [Outcome("failed", error=_error_line(exc))]
-            durations = [time.perf_counter() - start]
-        else:  # isolate the failing trial(s)
-            outcomes, durations = [], []
-            for spec in batch:
-                t0 = time.perf_counter()
-                try:
-                    outcomes.append(study.run_batch(config, [spec])[0])
-                except Exception as exc:  # noqa: BLE001 - any failure is recorded, the sweep goes on
-                    outcomes.append(Outcome("failed", error=_error_line(exc)))
-                durations.append(time.perf_counter() - t0)
-    trial_config = study.trial_config(config)
-    vers = versions()
-    return [
-        {
-            "trial_key": spec.key, "study": spec.study, "config_hash": spec.config_hash,
-            "config": trial_config, "coords": dict(spec.coords), "seed": spec.seed,
-            "status": out.status, "metrics": out.metrics, "error": out.error,
-            "duration_s": dur, "versions": vers,
-        }
-        for spec, out, dur in zip(batch, outcomes, durations)
-    ]
-
-
-def _results(study_ref: str, config: Mapping[str, Any], batches: list[list[TrialSpec]], jobs: int) -> Iterator[list[dict]]:
-    if jobs <= 1 or len(batches) <= 1:
-        for batch in batches:
-            yield execute_batch(study_ref, config, batch, limit_threads=False)
-        return
-    from joblib import Parallel, delayed, parallel_config
-
-    with parallel_config(backend="loky", inner_max_num_threads=1):
-        yield from Parallel(n_jobs=jobs, return_as="generator_unordered")(
-            delayed(execute_batch)(study_ref, config, batch) for batch in batches
-        )
+def _stderr_note(line: str) -> None:
+    print(f"symbench: note: {line}", file=sys.stderr, flush=True)
 
 
 def run_study(name: str, *, quick: bool = False, config_file: str | Path | None = None,
               assignments: Sequence[str] = (), overrides: Mapping[str, Any] | None = None,
               db: str | Path = store.DEFAULT_DB, jobs: int | None = None, progress: bool = True,
-              max_batch: int | None = None) -> RunSummary:
-    """Run (or resume) a study; returns a summary. Raises ``ConfigError`` or
-    ``ValueError`` before anything is written if the study or config is bad."""
+              max_batch: int | None = None, backend: str = "local", scheduler: str | None = None,
+              scheduler_timeout: float = 10.0, retry_failed: bool = False,
+              echo: Callable[[str], None] | None = None) -> RunSummary:
+    """Run (or resume) a study; returns a summary.
+
+    Raises a one-line error (``studies.errors.SymbenchError`` or ValueError)
+    before anything is written if the study, config, database, data or
+    backend is bad. ``backend`` is ``"local"`` (``jobs`` processes) or
+    ``"dask"`` (``scheduler`` address; None: a local cluster of ``jobs``
+    workers). ``retry_failed`` runs stored ``failed`` trials again. ``echo``
+    receives the notes for the terminal (default: stderr when ``progress``)."""
     study = registry.get(name)
     config = config_mod.resolve(study, quick=quick, config_file=config_file,
                                 assignments=list(assignments), overrides=overrides)
     specs = study.trial_specs(config)
     db = Path(db)
-    done = store.stored_keys(db, study.name)
-    todo = [s for s in specs if s.key not in done]
-    batches = plan_batches(study, todo, max_batch or study.max_batch)
+    stored = store.stored_status(db, study.name)
+    todo = [s for s in specs if s.key not in stored or (retry_failed and stored[s.key] == "failed")]
+    failed_before = sum(stored.get(s.key) == "failed" for s in specs) if not retry_failed else 0
     jobs = jobs or min(2, os.cpu_count() or 1)
+    if echo is None:
+        echo = _stderr_note if progress else (lambda line: None)
     counts: dict[str, int] = {}
+    notes: list[str] = []
+    stored_by_others = 0
     start = time.perf_counter()
-    con = store.connect(db)
-    try:
-        from tqdm.auto import tqdm
+    executor = backends.make(backend, jobs=jobs, scheduler=scheduler, scheduler_timeout=scheduler_timeout)
+    if todo:
+        notes = list(study.prepare(config, todo))
+        for note in notes:
+            echo(note)
+        with executor:
+            con = store.connect(db)
+            batches = _FreshBatches(db, plan_batches(study, todo, max_batch or study.max_batch),
+                                    retry_failed)
+            try:
+                from tqdm.auto import tqdm
 
-        with tqdm(total=len(todo), desc=study.name, unit="trial", disable=not progress or not todo) as bar:
-            for rows in _results(name, config, batches, jobs):
-                store.insert(con, rows)
-                for row in rows:
-                    counts[row["status"]] = counts.get(row["status"], 0) + 1
-                bar.update(len(rows))
-    finally:
-        con.close()
+                with tqdm(total=len(todo), desc=study.name, unit="trial", disable=not progress) as bar:
+                    for rows in executor.run(name, config, batches):
+                        for row, new in zip(rows, store.insert(con, rows, replace_failed=retry_failed)):
+                            if new:
+                                counts[row["status"]] = counts.get(row["status"], 0) + 1
+                            else:
+                                stored_by_others += 1
+                        bar.update(len(rows))
+            finally:
+                con.close()
+            stored_by_others += batches.dropped
     return RunSummary(study.name, db, config, len(specs), len(specs) - len(todo), counts,
-                      time.perf_counter() - start)
+                      time.perf_counter() - start, stored_by_others, failed_before, notes, executor.describe())

@@ -78,6 +78,15 @@ class Study:
     def trials(self, config: Mapping[str, Any]) -> list[dict[str, Any]]:
         raise NotImplementedError
 
+    def prepare(self, config: Mapping[str, Any], trials: Sequence[TrialSpec]) -> list[str]:
+        """Load and check what ``trials`` will read (data files), once, before the sweep.
+
+        The runner calls it in its own process before it writes anything; a bad
+        or missing input raises a one-line error (``studies.errors.SymbenchError``
+        or ValueError) and nothing is stored. Returns notes for the terminal (a
+        substitute dataset, ...). Default: nothing to check."""
+        return []
+
     def batch_key(self, coords: Mapping[str, Any]) -> Any:
         """Trials with equal keys may run in one ``run_batch`` call. Default: none batched."""
         return canonical_json(coords)

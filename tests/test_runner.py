@@ -4,6 +4,7 @@ exercised on the toy study (tests/toy_study.py)."""
 from __future__ import annotations
 
 import os
+import random
 import signal
 import sqlite3
 import subprocess
@@ -60,6 +61,10 @@ def test_failures_and_divergence_are_recorded_and_the_sweep_goes_on(tmp_path):
     df = store.load(db, "toy")
     failed = df[df.status == "failed"]
     assert set(failed.rep) == {3} and failed.error.str.contains("fails on purpose").all()
+    assert (failed.error == "ValueError: trial 3 fails on purpose").all()  # the one line a report shows
+    for tb in failed.traceback:  # and the whole traceback, down to the study's own frame
+        assert tb.startswith("Traceback (most recent call last)") and "toy_study.py" in tb
+        assert "in run_batch" in tb and tb.rstrip().endswith("ValueError: trial 3 fails on purpose")
     # the batch-level crash was isolated: rep 9 still succeeded alone
     assert set(df[df.rep == 9].status) == {"ok"}
 
@@ -113,21 +118,33 @@ def _count_rows(db: Path) -> int:
         return 0
 
 
-def test_sigkill_mid_run_then_rerun_completes_with_each_trial_once(tmp_path):
+def test_sigkill_at_a_random_point_then_rerun_loses_and_duplicates_nothing(tmp_path):
+    """SIGKILL of the runner and its workers after a random number of stored batches (and a
+    random extra delay, so the kill also lands inside a transaction or between batches), then
+    a rerun: every trial stored once, none lost, and SQLite's integrity check says ok."""
+    rng = random.Random()
+    seed = rng.randrange(2**32)
+    rng.seed(seed)
+    threshold, delay = rng.randrange(1, 49), rng.uniform(0.0, 0.1)
+    where = f"kill point: {threshold} rows + {delay:.3f} s (seed {seed})"
     db = tmp_path / "k.db"
     cmd = [sys.executable, "-m", "studies.cli", "run", TOY, "--db", str(db), "--jobs", "2",
-           "--no-progress", "--set", "reps=30", "--set", "sleep=0.05"]
+           "--no-progress", "--set", "reps=30", "--set", "sleep=0.02"]
     proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while _count_rows(db) < 8 and time.time() < deadline:
-        time.sleep(0.05)
+    deadline = time.time() + 90
+    while _count_rows(db) < threshold and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    time.sleep(delay)
+    assert proc.poll() is None, f"the run ended before the kill ({where})"
     os.killpg(proc.pid, signal.SIGKILL)  # the runner and its workers, mid-run
     proc.wait()
     stored_at_kill = _count_rows(db)
-    assert 8 <= stored_at_kill < 60, stored_at_kill
-    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert f"{stored_at_kill} already stored" in done.stdout
+    assert threshold <= stored_at_kill < 60, where
+    assert store.integrity(db) == "ok", where
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, (where, done.stderr)
+    assert f"{stored_at_kill} already stored" in done.stdout, (where, done.stdout)
     df = store.load(db, "toy")
-    assert len(df) == 60 and df.trial_key.is_unique and (df.status == "ok").all()
+    assert len(df) == 60 and df.trial_key.is_unique and (df.status == "ok").all(), where
+    assert store.integrity(db) == "ok", where

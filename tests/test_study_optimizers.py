@@ -202,12 +202,14 @@ def test_candidate_grid_has_one_rate_for_the_input_layer_and_one_for_the_rest():
     assert layerwise_spec((0.1, 0.2)) == "adam-layerwise(lrs=[0.1, 0.2])"
 
 
-def test_missing_files_use_the_substitute_and_say_so(tmp_path):
+def test_missing_files_use_the_substitute_only_for_a_default_dataset_and_say_so(tmp_path):
     empty = tmp_path / "no-data"
     empty.mkdir()
-    config = tiny(experiments=["two_layer"], two_layer_dataset="mnist", two_layer_optimizers=["agd"],
-                  data_dir=str(empty))
-    run_study("optimizers", overrides=config, db=tmp_path / "s.db", jobs=1, progress=False)
+    config = tiny(experiments=["two_layer"], two_layer_optimizers=["agd"], data_dir=str(empty))
+    del config["two_layer_dataset"]  # the default, mnist, which the user did not name
+    notes = []
+    run_study("optimizers", overrides=config, db=tmp_path / "s.db", jobs=1, progress=False, echo=notes.append)
+    assert len(notes) == 1 and "two_layer: mnist files not found" in notes[0]  # said on the terminal
     df = store.load(tmp_path / "s.db", "optimizers")
     assert set(df["dataset"]) == {"digits"} and set(df["status"]) == {"ok"}
     for metrics in df["metrics"]:
@@ -217,11 +219,11 @@ def test_missing_files_use_the_substitute_and_say_so(tmp_path):
     build(db=tmp_path / "s.db", out=tmp_path / "report", study="optimizers")
     assert "mnist files not found" in (tmp_path / "report" / "optimizers" / "summary.md").read_text()
 
-    strict = dict(config, fallback_dataset="")
-    summary = run_study("optimizers", overrides=strict, db=tmp_path / "f.db", jobs=1, progress=False)
-    assert summary.counts == {"failed": 2}
-    errors = set(store.load(tmp_path / "f.db", "optimizers")["error"])
-    assert len(errors) == 1 and "mnist" in errors.pop()
+    # a dataset the user names is never replaced, nor is any without a fallback: an error before the sweep
+    for strict in (dict(config, two_layer_dataset="mnist"), dict(config, fallback_dataset="")):
+        with pytest.raises(datasets.DataNotFoundError, match="mnist: test files not found"):
+            run_study("optimizers", overrides=strict, db=tmp_path / "f.db", jobs=1, progress=False)
+        assert not (tmp_path / "f.db").exists()
 
 
 def test_data_folder_prefers_the_config_then_the_environment_then_shared_data(tmp_path, monkeypatch):

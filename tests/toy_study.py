@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -13,7 +14,7 @@ class ToyStudy(Study):
     name = "toy"
     description = "a toy study for the runner's tests"
     defaults = {"reps": 12, "groups": ["a", "b"], "sleep": 0.0, "fail_rep": -1, "diverge_rep": -1,
-                "crash_batch_rep": -1, "seed": 0, "scale": 1.0}
+                "crash_batch_rep": -1, "exit_rep": -1, "seed": 0, "scale": 1.0}
     quick = {"reps": 4}
     design_keys = frozenset({"reps", "groups"})
     max_batch = 4
@@ -30,6 +31,8 @@ class ToyStudy(Study):
 
     def run_batch(self, config, batch):
         time.sleep(config["sleep"] * len(batch))
+        if config["exit_rep"] in [t.coords["rep"] for t in batch]:
+            os._exit(13)  # the process dies, as on a segfault or the OOM killer (only ever on a Dask worker)
         if config["crash_batch_rep"] in [t.coords["rep"] for t in batch] and len(batch) > 1:
             raise RuntimeError("a batch-level crash")
         outcomes = []

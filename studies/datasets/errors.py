@@ -9,8 +9,10 @@ import numbers
 
 import numpy as np
 
+from studies.errors import SymbenchError
 
-class DatasetError(ValueError):
+
+class DatasetError(SymbenchError):
     """Bad or corrupt dataset input: unknown name or option, malformed or truncated file, bad checksum."""
 
 
