@@ -20,11 +20,12 @@ def save(fig, out_dir: Path, stem: str) -> list[Path]:
 
 
 def plain_log_ticks(ax, axes: str = "xy") -> None:
-    """Log axes labelled with plain numbers at the decades only (no crowded 2×10¹, 3×10¹ ...)."""
-    from matplotlib.ticker import FuncFormatter, NullFormatter
+    """Log axes labelled with plain numbers at 1, 2, 5 × 10^k (not 2×10¹, 3×10¹, ... crowding)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     for name in axes:
         axis = ax.xaxis if name == "x" else ax.yaxis
+        axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
         axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
         axis.set_minor_formatter(NullFormatter())
 
@@ -34,7 +35,8 @@ def mstar_panel(ax, points, growth_row, dimension: str, color, label: str) -> No
 
     ``points``: rows of an m* table (mstar, ci_low, ci_high, censored); ``growth_row``: its row of
     :func:`reports.growth.growth_table` (or None). The law of the call is drawn solid; when the
-    call is ``undetermined`` both laws are drawn dotted. Censored points are hollow.
+    call is ``undetermined`` both laws are drawn dotted. Censored points are hollow; nothing is
+    drawn when no m* lies within its grid of m.
     """
     import numpy as np
 
@@ -42,6 +44,8 @@ def mstar_panel(ax, points, growth_row, dimension: str, color, label: str) -> No
 
     points = points.sort_values(dimension)
     shown = points[np.isfinite(points.mstar)]
+    if shown.empty:   # no m* within the grid of m: nothing to draw (and no positive value to log-scale)
+        return
     low = np.where(np.isfinite(shown.ci_low), shown.mstar - shown.ci_low, 0)
     high = np.where(np.isfinite(shown.ci_high), shown.ci_high - shown.mstar, 0)
     solid = (shown.censored == "none").to_numpy()

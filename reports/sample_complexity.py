@@ -121,7 +121,8 @@ def rotation_contrast(cells: pd.DataFrame) -> pd.DataFrame:
             at = int(np.nanargmax(np.abs(z)))
             largest = float(abs(z[at]))
             points = int(np.isfinite(se).sum())
-            adjusted = -np.expm1(points * np.log1p(-2 * scipy_stats.norm.sf(largest)))   # 1 − (1 − p)^K
+            single = min(2 * scipy_stats.norm.sf(largest), 1.0)
+            adjusted = 1.0 if single >= 1 else -np.expm1(points * np.log1p(-single))   # 1 − (1 − p)^K
             rows.append({"family": family, "learner": learner, "points": points, "max_abs_z": largest,
                          "at_n": part.n.iloc[at], "at_m": part.m.iloc[at], "plain_mean": part.mean_plain.iloc[at],
                          "rotated_mean": part.mean_rotated.iloc[at], "difference": difference[at],
@@ -204,13 +205,18 @@ def mstar_figure(table: pd.DataFrame, calls: pd.DataFrame, palette: dict):
     fig, axes = _grid(len(families), width=3)
     indexed = calls.set_index(FAMILY_KEYS)
     for ax, family in zip(axes, families):
-        for learner, points in table[table.family == family].groupby("learner"):
+        part = table[table.family == family]
+        for learner, points in part.groupby("learner"):
             row = indexed.loc[(family, learner)] if (family, learner) in indexed.index else None
             mstar_panel(ax, points, row, "n", palette[learner], learner)
+        if not np.isfinite(part.mstar.to_numpy(dtype=float)).any():
+            ax.text(0.5, 0.5, "no learner within ε on its grid of m", ha="center", va="center",
+                    transform=ax.transAxes, color="grey")
         ax.set_title(family)
         ax.set_xlabel("dimension n")
         ax.set_ylabel("m* (excess risk ≤ ε)")
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
     fig.suptitle("m*(n), 95 % bootstrap intervals (hollow: censored); lines: fitted law of the call "
                  "(dotted: both laws, undetermined)")
     fig.tight_layout()
@@ -306,7 +312,8 @@ def hadamard_findings(bound: pd.DataFrame) -> list[str]:
     lines = []
     for (family, learner), part in bound.groupby(FAMILY_KEYS, sort=True):
         worst = part.loc[part.margin_se.idxmin()]
-        where = f"d = {_fmt(worst.n)}, k = {_fmt(worst.m)}: risk {worst['mean']:.3g} vs bound {worst.bound:.3g}"
+        where = (f"d = {_fmt(worst.n)}, k = {_fmt(worst.m)}: risk {worst['mean']:.3g} vs bound {worst.bound:.3g}, "
+                 f"risk − bound = {worst['mean'] - worst.bound:+.3g}")
         if part.below.any():
             lines.append(f"* {family} / {learner}: **falls below** 1 − k/(d−1) by more than {BOUND_MARGIN_SE:g} SE "
                          f"at {int(part.below.sum())} of {len(part)} (d, k) cells (furthest {-worst.margin_se:.3g} SE "
@@ -336,7 +343,7 @@ def contrast_findings(contrast: pd.DataFrame) -> list[str]:
     lines = []
     for row in contrast.itertuples(index=False):
         beyond = row.adjusted_p < CONTRAST_ALPHA
-        direction = "higher" if row.difference > 0 else "lower"
+        direction = "higher" if row.difference > 0 else "lower" if row.difference < 0 else "equal"
         lines.append(
             f"* {row.family} / {row.learner}: largest difference {row.max_abs_z:.3g} SE over {row.points} (n, m) "
             f"points, at n = {_fmt(row.at_n)}, m = {_fmt(row.at_m)} (rotated risk {row.rotated_mean:.3g} vs "
