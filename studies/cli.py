@@ -77,9 +77,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from reports import build
 
     db = Path(args.db)
-    if not db.is_file():  # never create one: a report only reads
-        raise store.StoreError(f"{db}: no such results database (run a study first: symbench run STUDY --db {db})")
-    store.studies_in(db)  # a file that is not a results database: one line before anything is written
+    store.studies_in(db)  # read-only: a missing file or one that is not a results database is one line
     try:
         Path(args.out).mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -241,15 +241,18 @@ class OptimizersStudy(Study):
         the data, is a one-line DatasetError naming the file. Returns the substitution notes."""
         folder = data_folder(config["data_dir"])
         notes: dict[str, None] = {}
-        requests: dict[DataRequest, None] = {}
+        requests: dict[DataRequest, str] = {}
         for trial in trials:
             coords = trial.coords
-            requests[data_request(config, coords, None)] = None
+            requests.setdefault(data_request(config, coords, None), coords["experiment"])
             note = substitution_note(config[f"{coords['experiment']}_dataset"], coords["dataset"], folder)
             if note is not None:
                 notes[f"{coords['experiment']}: {note}"] = None
-        for request in requests:
-            request.load()
+        for request, experiment in requests.items():
+            try:
+                request.load()
+            except datasets.DatasetError as exc:  # say which experiment asked for it
+                raise type(exc)(f"{experiment} ({request.name}): {exc}") from None
         return list(notes)
 
     # ------------------------------------------------------------ one batch

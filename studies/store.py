@@ -116,6 +116,8 @@ def connect(db: str | Path) -> sqlite3.Connection:
 def connect_readonly(db: str | Path) -> sqlite3.Connection:
     """A read-only connection (``mode=ro``): never creates the file or changes a byte of it."""
     db = Path(db)
+    if db.is_dir():
+        raise StoreError(f"{db}: is a folder; --db takes the path of a results database file")
     if not db.is_file():
         raise StoreError(f"{db}: no such results database (run a study first: symbench run STUDY --db {db})")
     try:

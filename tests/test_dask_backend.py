@@ -27,6 +27,7 @@ import pytest
 distributed = pytest.importorskip("distributed")
 
 from studies import store  # noqa: E402
+from studies.backends.execute import versions  # noqa: E402
 from studies.cli import main  # noqa: E402
 from studies.runner import run_study  # noqa: E402
 
@@ -44,7 +45,7 @@ def cluster():
         assert address.startswith("tcp://127.0.0.1:"), (address, proc.poll())
         client = distributed.Client(address, timeout=30, set_as_default=False)
         client.wait_for_workers(2, timeout=60)
-        client.run(lambda: __import__("studies.backends.execute").backends.execute.versions())  # warm: torch imported
+        client.run(versions)  # warm up: every worker has imported torch & co.
         yield proc, address, client
         client.close()
     finally:

@@ -45,4 +45,5 @@ def read_file(path: Path) -> tuple[bytes, dict]:
         return gzip.decompress(stored), record
     except (OSError, EOFError, zlib.error) as exc:
         # gzip.BadGzipFile is an OSError; a truncated stream raises EOFError
-        raise DatasetError(f"{path}: corrupt or truncated gzip stream ({exc})") from None
+        raise DatasetError(f"{path}: corrupt or truncated gzip stream ({exc}); accepted: a complete gzip file "
+                           "or the uncompressed file (fetch it again with `symbench data download`)") from None

@@ -168,7 +168,7 @@ def _subsample(part, n, what: str, stream: int, seed: int):
     if n is None:
         return part
     if n > len(y):
-        raise DatasetError(f"{what}={n} exceeds the {len(y)} examples available")
+        raise DatasetError(f"{what}={n} exceeds the {len(y)} examples available; accepted: 1..{len(y)}")
     index, _ = stratified_indices(y, n, np.random.default_rng([seed, stream]))
     return X[index], y[index]
 
