@@ -200,7 +200,8 @@ def classify(n: Sequence[float], mstar: Sequence[float], replicates: np.ndarray,
     b_se = float(_scale(_wls(x, w_log, reps)[1][None])[0])
     p_low, p_high, b_low = p - z * p_se, p + z * p_se, b - z * b_se
     numbers = dict(exponent=float(p), exponent_low=float(p_low), exponent_high=float(p_high),
-                   power_scale=float(np.exp(c_pow)), log_intercept=float(c_log), log_slope=float(b), log_slope_low=float(b_low), log_slope_high=float(b + z * b_se),
+                   power_scale=float(np.exp(c_pow)), log_intercept=float(c_log), log_slope=float(b),
+                   log_slope_low=float(b_low), log_slope_high=float(b + z * b_se),
                    chi2_log=chi2_log, chi2_power=chi2_pow, dof=int(dof), points=int(n.size))
 
     # Cox's test by parametric bootstrap: each fitted law times the replicates' relative deviations

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from reports import growth, mstar
@@ -134,7 +133,8 @@ def write(df: pd.DataFrame, out_dir: Path) -> list[Path]:
     ok = df[df.status == "ok"]
     estimate = mstar.estimate(ok)
     if not estimate.table.empty:
-        paths += write_table(estimate.table, out_dir, "mstar", "Sample complexity m*(n) with 95 % bootstrap intervals")
+        paths += write_table(estimate.table, out_dir, "mstar",
+                             "Sample complexity m*(n) with 95 % bootstrap intervals")
         calls = growth.growth_table(estimate)
         paths += write_table(calls, out_dir, "growth", growth.title())
         paths += save(mstar_figure(estimate.table, calls), out_dir, "mstar")

@@ -41,7 +41,7 @@ from scipy import stats as scipy_stats
 from reports import growth, mstar
 from reports.figures import mstar_panel, plain_log_ticks, save
 from reports.selection import latest_config
-from reports.stats import metric_range, standard_error, summarise
+from reports.stats import standard_error, summarise
 from reports.tables import to_markdown, write_table
 
 FAMILY_KEYS = ["family", "learner"]
@@ -276,7 +276,8 @@ def contrast_figure(contrast: pd.DataFrame, palette: dict):
     import seaborn as sns
 
     sns.set_theme(style="whitegrid", context="paper")
-    fig, ax = plt.subplots(figsize=(max(5, 1.6 * contrast.family.nunique() * max(contrast.learner.nunique(), 1) / 2), 4))
+    width = max(5.0, 0.8 * contrast.family.nunique() * max(contrast.learner.nunique(), 1))
+    fig, ax = plt.subplots(figsize=(width, 4))
     sns.barplot(data=contrast, x="family", y="max_abs_z", hue="learner", palette=palette, ax=ax)
     points = int(contrast.points.max())
     threshold = _sidak_threshold(points)
@@ -319,8 +320,8 @@ def hadamard_findings(bound: pd.DataFrame) -> list[str]:
                          f"at {int(part.below.sum())} of {len(part)} (d, k) cells (furthest {-worst.margin_se:.3g} SE "
                          f"below, at {where}).")
         else:
-            lines.append(f"* {family} / {learner}: **stays at or above** 1 − k/(d−1) within {BOUND_MARGIN_SE:g} SE at "
-                         f"all {len(part)} (d, k) cells (smallest margin {worst.margin_se:+.3g} SE, at {where}).")
+            lines.append(f"* {family} / {learner}: **stays at or above** 1 − k/(d−1) within {BOUND_MARGIN_SE:g} SE "
+                         f"at all {len(part)} (d, k) cells (smallest margin {worst.margin_se:+.3g} SE, at {where}).")
     return lines
 
 
@@ -387,7 +388,8 @@ def write(df: pd.DataFrame, out_dir: Path, n_boot: int = 1000, figures: bool = T
     trials = usable_trials(df)
     status_path = out_dir / "status.md"
     status_path.write_text("## Trials per status\n\n" + to_markdown(status)
-                           + f"\n{len(trials)} trial(s) with a measured risk are used.\n" + (f"\n{note}\n" if note else ""))
+                           + f"\n{len(trials)} trial(s) with a measured risk are used.\n"
+                           + (f"\n{note}\n" if note else ""))
     paths.append(status_path)
 
     points = curves(trials)

@@ -19,8 +19,8 @@ BAYES = 0.0546
 NS = (10, 32, 100, 316, 1000)
 DS = (16, 32, 64)
 KS = (4, 6, 8, 12, 15, 24, 31, 48, 63)
-CONFIG = {"seed": 0, "epsilon": 0.05, "trials": 20,
-          "families": ["ng-one", "rotated-ng-one", "hadamard"], "learners": ["l1-logistic", "l2-logistic", "ridge", "spindly"]}
+CONFIG = {"seed": 0, "epsilon": 0.05, "trials": 20, "families": ["ng-one", "rotated-ng-one", "hadamard"],
+          "learners": ["l1-logistic", "l2-logistic", "ridge", "spindly"]}
 #: m*(n) of each learner on the Gaussian families: L1 logarithmic, L2 linear; L1 loses its edge when rotated
 MSTAR = {("ng-one", "l1-logistic"): lambda n: 10 * np.log(n), ("ng-one", "l2-logistic"): lambda n: 2.0 * n,
          ("rotated-ng-one", "l1-logistic"): lambda n: 2.0 * n, ("rotated-ng-one", "l2-logistic"): lambda n: 2.0 * n}
