@@ -21,6 +21,7 @@ from sklearn.utils.validation import check_is_fitted
 from learners.neural.engine import EVAL_ROWS, as_tensor, train
 from learners.neural.models import MLP
 from learners.neural.validation import resolve_dtype, seed_int
+from symbench.seeding import derive_seed
 
 try:  # scikit-learn >= 1.6
     from sklearn.utils.validation import validate_data
@@ -68,8 +69,8 @@ class NeuralClassifier(ClassifierMixin, BaseEstimator):
         self.classes_, labels = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
             raise ValueError("NeuralClassifier needs samples of at least 2 classes in y; got 1 class")
-        init_seed, order_seed = (int(s) for s in
-                                 np.random.SeedSequence(seed_int("seed", self.seed)).generate_state(2))
+        seed = seed_int("seed", self.seed)  # the project's one seeding scheme: sub-seeds by name
+        init_seed, order_seed = derive_seed(seed, "init"), derive_seed(seed, "order")
         dtype = resolve_dtype(self.dtype)
         self.model_ = MLP(X.shape[1], len(self.classes_), width=self.width, depth=self.depth,
                           activation=self.activation, bias=self.bias, init=self.init, seed=init_seed,
