@@ -119,7 +119,7 @@ PLAIN = {"l1-logistic": plain_logistic, "l2-logistic": plain_logistic, "ridge": 
 
 def plain_loop_estimate(config: dict, sample: int) -> dict:
     """Process time of the plain loop, measured on ``sample`` trials per cell, extrapolated."""
-    from threadpoolctl import threadpool_limits
+    from symbench.threads import one_thread
 
     from studies.sample_complexity import STUDY
 
@@ -127,7 +127,7 @@ def plain_loop_estimate(config: dict, sample: int) -> dict:
     for coords in STUDY.trials(config):
         cells.setdefault(STUDY.batch_key(coords), []).append(coords)
     total, measured_trials, measured_seconds = 0.0, 0, 0.0
-    with threadpool_limits(1), warnings.catch_warnings():
+    with one_thread(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # liblinear's convergence warnings at small λ
         for (family_name, learner_name, n, m), trials in cells.items():
             family = STUDY.family(config, family_name)
