@@ -151,11 +151,30 @@ def build_parser() -> argparse.ArgumentParser:
     from studies.datasets.cli import add_arguments as add_data
 
     add_check(sub)
+    check = sub.choices["check"]
+    check.set_defaults(func=_divergence_is_expected(check.get_default("func")))
     add_data(sub)
     add_cluster(sub)
     for command in sub.choices.values():  # `symbench run ... --debug` works as well as `symbench --debug run`
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
+
+
+def _divergence_is_expected(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """``symbench check`` of an algorithm that diverges on the checker's task is not a bug:
+    one line saying so and what would work (exit 2)."""
+
+    def run(args: argparse.Namespace) -> int:
+        from invariance.algorithms import TrainingDiverged
+        from studies.errors import SymbenchError
+
+        try:
+            return command(args)
+        except TrainingDiverged as exc:
+            raise SymbenchError(f"{_one_line(exc)}; accepted: an algorithm that trains the checker's task "
+                                "(a smaller learning rate, or --steps 0 to check the initialisation alone)") from exc
+
+    return run
 
 
 def _one_line(exc: BaseException) -> str:

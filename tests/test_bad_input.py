@@ -170,6 +170,9 @@ CASES = [
     ("optimizer not an optimizer", lambda f: _opt("two_layer_optimizers=[torch.nn:Linear]"),
      ["'torch.nn:Linear' is not a torch.optim.Optimizer subclass"]),
     ("check unknown optimizer", lambda f: ["check", "adamm"], ["unknown optimizer 'adamm'"]),
+    ("check of a diverging optimizer", lambda f: ["check", "sgd(lr=1e6)", "--groups", "orthogonal", "--seeds", "0",
+                                                 "--elements", "1"],
+     ["sgd(lr=1e6) diverged at step", "accepted: an algorithm that trains the checker's task"]),
     ("check estimator missing", lambda f: ["check", "sklearn.svm:NoSuchModel"], ["cannot import 'sklearn.svm:NoSuchModel'"]),
     # ---- learner and family names
     ("unknown family", lambda f: _sc("families=[nosuch]"), ["unknown family 'nosuch'", "accepted: ng-one"]),

@@ -49,11 +49,14 @@ def _distributed():
 
 
 def start_local_cluster(workers: int, *, port: int = 0, threads_per_worker: int = 1, quiet: bool = True):
-    """A ``LocalCluster`` of ``workers`` processes on 127.0.0.1 (one thread each, no dashboard)."""
+    """A ``LocalCluster`` of ``workers`` processes on 127.0.0.1 (one thread each). Its HTTP
+    server (health checks; the dashboard where bokeh is installed) listens on 127.0.0.1 too,
+    on a free port: never 0.0.0.0, never a clash with another cluster's 8787."""
     distributed = _distributed()
     return distributed.LocalCluster(
         n_workers=workers, threads_per_worker=threads_per_worker, processes=True, host="127.0.0.1",
-        scheduler_port=port, dashboard_address=None, silence_logs=logging.ERROR if quiet else logging.WARNING,
+        scheduler_port=port, dashboard_address="127.0.0.1:0",
+        silence_logs=logging.ERROR if quiet else logging.WARNING,
     )
 
 
