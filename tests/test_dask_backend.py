@@ -15,6 +15,7 @@ The cluster's scheduler allows one resubmission of a task whose worker died
 from __future__ import annotations
 
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -30,6 +31,7 @@ from studies import store  # noqa: E402
 from studies.backends.execute import versions  # noqa: E402
 from studies.cli import main  # noqa: E402
 from studies.runner import run_study  # noqa: E402
+from studies.spec import TrialSpec  # noqa: E402
 
 TOY = "tests.toy_study:STUDY"
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,11 +76,25 @@ def _values(db: Path):
     return df["value"]
 
 
-def test_a_sweep_on_the_cluster_equals_the_local_one(cluster, tmp_path):
+def test_a_sweep_on_the_cluster_equals_the_local_one(cluster, tmp_path, monkeypatch):
     _, address, _ = cluster
+    sent = []
+    submit = distributed.Client.submit
+
+    def recording_submit(self, func, *args, **kwargs):
+        sent.append(args)
+        return submit(self, func, *args, **kwargs)
+
+    monkeypatch.setattr(distributed.Client, "submit", recording_submit)
     code = main(["run", TOY, "--backend", "dask", "--scheduler", address, "--db", str(tmp_path / "d.db"),
                  "--no-progress"])
     assert code == 0
+    # what a worker receives: the study's name, the config and trial specs (coordinates, seeds), no arrays
+    assert len(sent) == 6
+    for study_ref, config, batch in sent:
+        assert study_ref == TOY and isinstance(config, dict) and config["reps"] == 12
+        assert all(isinstance(spec, TrialSpec) and isinstance(spec.seed, int) for spec in batch)
+        assert len(pickle.dumps((study_ref, config, batch))) < 4096
     run_study(TOY, db=tmp_path / "l.db", jobs=1, progress=False)
     dask_values, local_values = _values(tmp_path / "d.db"), _values(tmp_path / "l.db")
     assert len(dask_values) == 24 and dask_values.index.is_unique
