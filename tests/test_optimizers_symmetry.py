@@ -16,6 +16,11 @@ ROTATION_EQUIVARIANT = ["sgd", "momentum", "nesterov", "agd", "agd-momentum", "a
 NOT_ROTATION_EQUIVARIANT = ["adam", "adamw", "rmsprop", "adagrad", "adam-layerwise", "lion", "signsgd", "lamb",
                             "layers: [adam, sgd]", "muon(first_layer='adamw')"]  # fmt: skip
 D_IN = 4
+#: what rounding can do in 3 steps of a 4-6-3 network: each entry passes through ~10² float64 operations
+#: of O(1) values, so its error is at most ~10² ε per step; 10⁴ ε (2.2e-12) leaves a factor 30 on top.
+#: A broken rule errs by O(lr · |g|) ≥ 1e-4 (measured).
+ROUNDING = 1e4 * torch.finfo(torch.float64).eps
+BROKEN = 1e-4
 
 
 def _network(seed: int):
@@ -59,15 +64,15 @@ def _signed_permutation(seed: int) -> torch.Tensor:
 
 @pytest.mark.parametrize("spec", ROTATION_EQUIVARIANT)
 def test_rotation_equivariant_rules(spec):
-    assert _gap(spec, _rotation(1)) < 1e-12
+    assert _gap(spec, _rotation(1)) < ROUNDING
 
 
 @pytest.mark.parametrize("spec", NOT_ROTATION_EQUIVARIANT)
 def test_rules_that_break_rotation_equivariance(spec):
-    assert _gap(spec, _rotation(1)) > 1e-4
+    assert _gap(spec, _rotation(1)) > BROKEN
 
 
 @pytest.mark.parametrize("spec", ROTATION_EQUIVARIANT + NOT_ROTATION_EQUIVARIANT)
 def test_every_rule_is_signed_permutation_equivariant(spec):
     # norms and matmuls may sum in another order after a permutation: a few ulps, not exact zero
-    assert _gap(spec, _signed_permutation(2)) < 1e-12
+    assert _gap(spec, _signed_permutation(2)) < ROUNDING
