@@ -157,6 +157,7 @@ def run_study(name: str, *, quick: bool = False, config_file: str | Path | None 
                             else:
                                 stored_by_others += 1
                         bar.update(len(rows))
+                    bar.update(batches.dropped)  # left to a concurrent run
             finally:
                 con.close()
             stored_by_others += batches.dropped

@@ -113,8 +113,11 @@ def connect(db: str | Path) -> sqlite3.Connection:
     return con
 
 
-def connect_readonly(db: str | Path) -> sqlite3.Connection:
-    """A read-only connection (``mode=ro``): never creates the file or changes a byte of it."""
+def connect_readonly(db: str | Path, new_is_empty: bool = False) -> sqlite3.Connection | None:
+    """A read-only connection (``mode=ro``): never creates the file or changes a byte of it.
+
+    A database without any table yet (one that a concurrent run has just created)
+    is an error, or, with ``new_is_empty``, None: no results yet."""
     db = Path(db)
     if db.is_dir():
         raise StoreError(f"{db}: is a folder; --db takes the path of a results database file")
@@ -126,6 +129,9 @@ def connect_readonly(db: str | Path) -> sqlite3.Connection:
         raise StoreError(f"{db}: cannot open the results database ({exc})") from None
     try:
         if not _check_schema(con, db):
+            if new_is_empty:
+                con.close()
+                return None
             raise _not_ours(db, "it holds no trials table")
     except StoreError:
         con.close()
@@ -135,17 +141,19 @@ def connect_readonly(db: str | Path) -> sqlite3.Connection:
 
 def stored_status(db: str | Path, study: str) -> dict[str, str]:
     """{trial_key: status} of the study's stored trials ({} when the database does not exist yet)."""
-    if not Path(db).exists():
+    con = connect_readonly(db, new_is_empty=True) if Path(db).exists() else None
+    if con is None:
         return {}
-    with closing(connect_readonly(db)) as con:
+    with closing(con):
         return dict(con.execute("SELECT trial_key, status FROM trials WHERE study = ?", (study,)))
 
 
 def stored_status_of(db: str | Path, keys: list[str]) -> dict[str, str]:
     """{trial_key: status} of those of ``keys`` that are stored (a cheap look-up by primary key)."""
-    if not keys or not Path(db).exists():
+    con = connect_readonly(db, new_is_empty=True) if keys and Path(db).exists() else None
+    if con is None:
         return {}
-    with closing(connect_readonly(db)) as con:
+    with closing(con):
         found: dict[str, str] = {}
         for start in range(0, len(keys), 500):  # SQLite limits the number of parameters
             chunk = keys[start:start + 500]

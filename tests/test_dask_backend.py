@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import select
 import signal
 import subprocess
 import sys
@@ -43,7 +44,8 @@ def cluster():
     proc = subprocess.Popen([sys.executable, "-m", "studies.cli", "cluster", "local", "--workers", "2"], cwd=ROOT,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        address = proc.stdout.readline().strip()
+        ready, _, _ = select.select([proc.stdout], [], [], 120)  # never hang on a cluster that does not start
+        address = proc.stdout.readline().strip() if ready else ""
         assert address.startswith("tcp://127.0.0.1:"), (address, proc.poll())
         client = distributed.Client(address, timeout=30, set_as_default=False)
         client.wait_for_workers(2, timeout=60)

@@ -117,3 +117,16 @@ def test_readers_open_the_database_read_only(tmp_path, capsys):
     finally:
         ro.close()
     assert _digest(db) == before
+
+
+def test_a_database_just_created_by_a_concurrent_run_counts_as_empty(tmp_path):
+    """The race the bench found: run B looks up stored trials after run A created the file but
+    before A's schema was committed. A file with no table yet holds no results (not an error)."""
+    db = tmp_path / "new.db"
+    with sqlite3.connect(db) as con:
+        con.execute("PRAGMA journal_mode=WAL")  # a database, no table yet
+    con.close()
+    assert store.stored_status(db, "toy") == {} and store.stored_status_of(db, ["k"]) == {}
+    from studies.runner import run_study
+
+    assert run_study(TOY, db=db, jobs=1, progress=False, quick=True).counts == {"ok": 8}
