@@ -222,7 +222,9 @@ def markdown_table(table: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------- heatmap
 
 
-def heatmap(table: pd.DataFrame):
+def heatmap(table: pd.DataFrame, flagged: set[tuple[str, str]] = frozenset()):
+    """Optimizers × groups coloured by verdict; ``flagged`` cells (verdicts that differ
+    from the update's form) carry a "!"."""
     import matplotlib.pyplot as plt
     import seaborn as sns
     from matplotlib.colors import ListedColormap
@@ -231,7 +233,8 @@ def heatmap(table: pd.DataFrame):
     groups = [g for g in table.columns if f"{g}_gap" in table.columns]
     codes = {v: i for i, v in enumerate(COLOURS)}
     values = table[groups].map(lambda v: codes.get(v, codes[""])).to_numpy()
-    labels = table[groups].map(lambda v: SYMBOLS.get(v, "")).to_numpy()
+    labels = np.array([[SYMBOLS.get(row[g], "") + ("!" if (row.optimizer, g) in flagged else "") for g in groups]
+                       for _, row in table.iterrows()], dtype=object).reshape(len(table), len(groups))
     names = [f"{o}" for o in table.optimizer]
     n_panels = max(1, math.ceil(len(table) / HEATMAP_ROWS_PER_PANEL))
     per_panel = math.ceil(len(table) / n_panels)
@@ -247,7 +250,8 @@ def heatmap(table: pd.DataFrame):
         ax.tick_params(axis="y", labelsize=6)
         ax.set_ylabel("")
     legend = [Patch(color=COLOURS[v], label=f"{SYMBOLS[v]} {v.replace('_', ' ')}") for v in SYMBOLS]
-    fig.legend(handles=legend, loc="upper center", ncol=3, frameon=False, fontsize=8,
+    legend.append(Patch(color="white", label="! differs from the update's form (anomalies.md)"))
+    fig.legend(handles=legend, loc="upper center", ncol=4, frameon=False, fontsize=8,
                bbox_to_anchor=(0.5, 1.0))
     fig.suptitle("Symmetries of every optimizer (default hyperparameters, checker's task)", y=1.02, fontsize=10)
     fig.tight_layout(rect=(0, 0, 1, 0.97))
@@ -324,6 +328,20 @@ def _not_runnable(rows: pd.DataFrame) -> pd.DataFrame:
     return part[["optimizer", "source", "reason_kind", "reason"]].rename(columns={"reason_kind": "kind"})
 
 
+def _versions(df: pd.DataFrame) -> str:
+    """The libraries of the stored runs, and pytorch-optimizer's as installed now (not stored by the
+    runner; read from its metadata, without importing it)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    stored = df.versions.iloc[-1] if "versions" in df and len(df) else {}
+    text = ", ".join(f"{k} {stored[k]}" for k in ("torch", "numpy", "python") if k in (stored or {}))
+    try:
+        text += f"; pytorch-optimizer {version('pytorch-optimizer')} installed when this report was written"
+    except PackageNotFoundError:
+        pass
+    return text
+
+
 def _settings(df: pd.DataFrame) -> str:
     config = df.config.iloc[-1] if "config" in df and len(df) else {}
     keys = ("seed", "steps", "width", "depth", "init", "seeds", "elements", "permutations", "lr_ladder",
@@ -340,8 +358,9 @@ def write(df: pd.DataFrame, out_dir: Path, notes_file: Path = NOTES_FILE) -> lis
     rows = atlas_rows(df, forms)
     table = verdict_table(rows)
     paths: list[Path] = []
+    found = anomalies(rows)
     if not table.empty:
-        paths += save(heatmap(table), out_dir, "heatmap")
+        paths += save(heatmap(table, set(zip(found.optimizer, found.group))), out_dir, "heatmap")
         paths += write_table(table, out_dir, "table")
         (out_dir / "table.md").write_text(
             "## Verdict per optimizer and group\n\n" + _legend(table) + "\n\n" + to_markdown(markdown_table(table)))
@@ -352,7 +371,6 @@ def write(df: pd.DataFrame, out_dir: Path, notes_file: Path = NOTES_FILE) -> lis
                             + (to_markdown(blocked) if len(blocked) else "None.\n"))
     paths.append(blocked_path)
 
-    found = anomalies(rows)
     explained, unexplained = anomaly_lines(found, notes)
     unsure = undetermined(rows)
     formless = [o for o in rows[rows.runnable].optimizer if not forms.get(o)]
@@ -379,7 +397,7 @@ def write(df: pd.DataFrame, out_dir: Path, notes_file: Path = NOTES_FILE) -> lis
     text = [
         "# The symmetry atlas", "",
         f"Settings: {_settings(df)}. {len(rows)} optimizers; their trials took {rows.duration_s.sum():.0f} s "
-        "of compute in all.", "",
+        f"of compute in all. Versions: {_versions(df)}.", "",
         "Each optimizer runs with its default hyperparameters. Its learning rate *trains* the checker's task when "
         f"the full training loss after {config.get('steps')} steps is at most the initial loss / "
         f"{config.get('loss_factor')}; the default lr is tried first, then {config.get('lr_ladder')}, and the "
@@ -410,12 +428,16 @@ def write(df: pd.DataFrame, out_dir: Path, notes_file: Path = NOTES_FILE) -> lis
 
 
 def _ladder_lines(rows: pd.DataFrame) -> list[str]:
-    moved = rows[rows.runnable & rows.lr_source.isin(["ladder", "best of the ladder (none trains)"])]
+    moved = rows[rows.runnable & (rows.lr_source.isin(["ladder"]) | (rows.trains == False))]  # noqa: E712
     if moved.empty:
         return []
     part = pd.DataFrame({"optimizer": moved.optimizer, "default lr": moved.default_lr,
-                         "at the default": moved.default_why, "lr used": moved.lr, "at the lr used": moved.lr_why})
-    return ["### Learning rates from the ladder", "", to_markdown(part), ""]
+                         "at the default": moved.default_why, "lr used": moved.lr,
+                         "trains": ["yes" if t else "no (best of the ladder)" for t in moved.trains],
+                         "at the lr used": moved.lr_why})
+    return ["### Learning rates from the ladder", "",
+            "Optimizers whose default lr does not train the checker's task (or that train at no lr of the "
+            "ladder, checked at the lr with the lowest final loss):", "", to_markdown(part), ""]
 
 
 def _legend(table: pd.DataFrame) -> str:

@@ -149,10 +149,9 @@ def _installed_file(where: str) -> Path | None:
 
 def test_each_note_quotes_its_source_at_the_line_it_names():
     """A note's quote must stand at its file:line in the version it was read from (skipped for others)."""
-    import tomllib
     from importlib.metadata import version
 
-    data = tomllib.loads(atlas.NOTES_FILE.read_text())
+    data = atlas.tomllib.loads(atlas.NOTES_FILE.read_text())
     _, notes = atlas.load_notes()
     read_from = {"pytorch_optimizer": data["pytorch_optimizer_version"], "torch": data["torch_version"]}
     checked = 0
