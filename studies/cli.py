@@ -3,7 +3,7 @@
     symbench run STUDY [--quick] [--db PATH] [--jobs N] [--config FILE.toml] [--set key=value ...]
                        [--backend local|dask] [--scheduler tcp://HOST:PORT] [--retry-failed]
     symbench report [--db PATH] [--out DIR] [--study NAME]
-    symbench list [studies|groups|learners|optimizers|datasets]
+    symbench list [studies|groups|learners|optimizers|datasets|families]
     symbench check SPEC [--groups ...] [--seeds K] [--format table|json|markdown]
     symbench data download NAME --data-dir DIR
     symbench cluster local [--workers N]
@@ -49,6 +49,7 @@ def _catalogues() -> dict[str, Callable[[], dict[str, str]]]:
         "learners": lazy("learners.catalog"),
         "optimizers": lazy("optimizers"),
         "datasets": lazy("studies.datasets"),
+        "families": lazy("studies.families"),
     }
 
 
