@@ -334,23 +334,10 @@ class AtlasStudy(Study):
     # ------------------------------------------------------------------ config
     def validate(self, config: Mapping[str, Any]) -> None:
         import optimizers
-        from invariance import groups
-        from learners.neural.initialisation import INITS
+        from studies.equivariance import check_settings
 
-        for key in ("optimizers", "groups"):
-            if not config[key] or len(set(config[key])) != len(config[key]):
-                raise ValueError(f"{key} must be a non-empty list without repeats, got {config[key]}")
-        for group in config["groups"]:
-            if group not in groups.GROUPS:
-                raise ValueError(f"unknown group {group!r} in groups; accepted: {', '.join(groups.GROUPS)}")
-        for key, least in (("elements", 1), ("seeds", 0), ("steps", 1), ("width", 1), ("depth", 1),
-                           ("permutations", 1)):
-            if config[key] < least:
-                raise ValueError(f"{key} must be at least {least}, got {config[key]}")
-        if config["seeds"] == 1:
-            raise ValueError("seeds must be 0 (no distributional test) or at least 2, got 1")
-        if config["init"] not in INITS:
-            raise ValueError(f"unknown init {config['init']!r}; accepted: {', '.join(INITS)}")
+        check_settings(config, "optimizers", {"elements": 1, "seeds": 0, "steps": 1, "width": 1, "depth": 1,
+                                              "permutations": 1})
         if not config["loss_factor"] > 1:
             raise ValueError(f"loss_factor must be greater than 1, got {config['loss_factor']}")
         if not all(lr > 0 for lr in config["lr_ladder"]):

@@ -63,6 +63,26 @@ def _all_groups() -> list[str]:
     return list(groups.GROUPS)
 
 
+def check_settings(config: Mapping[str, Any], names_key: str, minimums: Mapping[str, int]) -> None:
+    """The checker settings a study of checks shares (this one and ``atlas``): one-line errors."""
+    from invariance import groups
+    from learners.neural.initialisation import INITS
+
+    for key in (names_key, "groups"):
+        if not config[key] or len(set(config[key])) != len(config[key]):
+            raise ValueError(f"{key} must be a non-empty list without repeats, got {config[key]}")
+    for group in config["groups"]:
+        if group not in groups.GROUPS:
+            raise ValueError(f"unknown group {group!r} in groups; accepted: {', '.join(groups.GROUPS)}")
+    for key, least in minimums.items():
+        if config[key] < least:
+            raise ValueError(f"{key} must be at least {least}, got {config[key]}")
+    if config["seeds"] == 1:
+        raise ValueError("seeds must be 0 (no distributional test) or at least 2, got 1")
+    if config["init"] not in INITS:
+        raise ValueError(f"unknown init {config['init']!r}; accepted: {', '.join(INITS)}")
+
+
 class EquivarianceStudy(Study):
     name = "equivariance"
     description = "which symmetries each optimizer and learner has (coupled + distributional tests)"
@@ -92,23 +112,8 @@ class EquivarianceStudy(Study):
 
     # ------------------------------------------------------------------ config
     def validate(self, config: Mapping[str, Any]) -> None:
-        from invariance import groups
-        from learners.neural.initialisation import INITS
-
-        for key in ("algorithms", "groups"):
-            if not config[key] or len(set(config[key])) != len(config[key]):
-                raise ValueError(f"{key} must be a non-empty list without repeats, got {config[key]}")
-        for group in config["groups"]:
-            if group not in groups.GROUPS:
-                raise ValueError(f"unknown group {group!r} in groups; accepted: {', '.join(groups.GROUPS)}")
-        for key, least in (("elements", 1), ("seeds", 0), ("steps", 0), ("width", 1), ("depth", 1),
-                           ("permutations", 1), ("init_draws", 2)):
-            if config[key] < least:
-                raise ValueError(f"{key} must be at least {least}, got {config[key]}")
-        if config["seeds"] == 1:
-            raise ValueError("seeds must be 0 (no distributional test) or at least 2, got 1")
-        if config["init"] not in INITS:
-            raise ValueError(f"unknown init {config['init']!r}; accepted: {', '.join(INITS)}")
+        check_settings(config, "algorithms", {"elements": 1, "seeds": 0, "steps": 0, "width": 1, "depth": 1,
+                                              "permutations": 1, "init_draws": 2})
         for name in config["algorithms"]:
             self.algorithm(config, name)  # a bad name fails here, before anything runs
 

@@ -9,28 +9,8 @@ every n grid the studies use (``GRIDS``; ``test_grids_are_the_studies_grids`` ke
 step). Requirement: on grids of ≥ 4 dimensions ≥ 95 % correct calls; on every grid, no call of
 the other law (a wrong call is ``undetermined``).
 
-Measured (``test_confusion_full``, 200 curves per law and grid, B = 200, level 0.999), counts
-logarithmic/polynomial/linear/undetermined:
-
-5 % noise on trial level (the test's requirement; correct: log, log, pol, pol, lin):
-
-    n grid                       constant       10·log n           3·√n        2·n^0.8            2·n
-    10..1000 (9)                197/0/0/3      200/0/0/0      0/200/0/0      0/200/0/0      0/1/199/0
-    10..1000 (5)                200/0/0/0      199/0/0/1      0/199/0/1      0/200/0/0      0/0/200/0
-    10..160 (5)                 199/0/0/1      197/0/0/3      0/199/0/1      0/200/0/0      0/1/199/0
-    10..80 (4)                  199/0/0/1      200/0/0/0      0/199/0/1      0/199/0/1      0/0/200/0
-    hadamard 16..256 (5)        198/0/0/2      199/0/0/1      0/198/0/2      0/200/0/0      0/0/200/0
-
-5 % noise on m* itself (harder; reported, other-law calls required ≤ 2 %):
-
-    n grid                       constant       10·log n           3·√n        2·n^0.8            2·n
-    10..1000 (9)                196/0/0/4     165/0/0/35      0/196/0/4      0/197/0/3      0/2/195/3
-    10..1000 (5)                195/0/0/5     120/0/0/80      0/199/0/1      0/198/0/2      0/1/196/3
-    10..160 (5)                 197/0/0/3     24/1/0/175      1/192/0/7      0/197/0/3      0/1/199/0
-    10..80 (4)                  197/0/0/3     14/1/0/185     1/89/0/110      0/200/0/0      0/0/198/2
-    hadamard 16..256 (5)        197/0/0/3     19/0/0/181      0/192/0/8      0/197/0/3      0/1/198/1
-
-Run ``python -m tests.test_growth`` to print both tables.
+The measured confusion tables (``test_confusion_full``: 200 curves per law and grid, B = 200,
+level 0.999) are in the docstring of :mod:`reports.growth`. Run ``python -m tests.test_growth`` to print both tables.
 """
 
 from __future__ import annotations
