@@ -384,3 +384,18 @@ def test_helper_end_to_end_in_pytest(tmp_path):
     assert "XFAIL test_user.py::test_symmetry[adam-orthogonal]" in out
     assert "FAILED test_user.py::test_symmetry[sgd-sign_flip]" in out and "XPASS(strict)" in out
     assert run.returncode == 1
+
+
+def test_verdict_rule_imports_without_torch():
+    # reports import the rule and the result types: they must not pull in torch
+    code = "import sys, invariance.verdicts, invariance.formatting; assert 'torch' not in sys.modules, 'torch'"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+
+
+def test_assert_equivariant_hides_its_frames_from_pytest():
+    assert "__tracebackhide__" in assert_equivariant.__code__.co_varnames
+    with pytest.raises(AssertionError) as info:
+        assert_equivariant("adam", "orthogonal", **FAST)
+    hidden = [entry for entry in info.traceback if entry.frame.code.name == "assert_equivariant"]
+    assert hidden and all(entry.ishidden(info) for entry in hidden)
