@@ -23,7 +23,6 @@ the plain loop.
 
 from __future__ import annotations
 
-import argparse
 import math
 import tempfile
 import time
@@ -32,7 +31,8 @@ from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
-from benchlib import DEFAULT_RESULTS, load_average, machine_line, publish
+from benchlib import (load_average, machine_line, parse_study_benchmark, publish,
+                      study_benchmark_arguments)
 
 SECTION = "## bench_ng2004"
 
@@ -159,16 +159,9 @@ def section(result: dict, plain: dict, checks: dict, quick: bool, sample: int, l
 
 
 def main(argv=None) -> str:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="the --quick study (a smoke test)")
-    parser.add_argument("--sample", type=int, default=2, help="plain-loop trials timed per point (default 2)")
-    parser.add_argument("--jobs", type=int, default=2, help="worker processes for our side (default 2)")
-    parser.add_argument("--results", type=Path, default=None,
-                        help=f"file whose '{SECTION}' section is rewritten (default: {DEFAULT_RESULTS} "
-                             "for full runs, none for --quick)")
-    args = parser.parse_args(argv)
-    if args.sample < 1:
-        parser.error(f"--sample must be at least 1, got {args.sample}")
+    parser = study_benchmark_arguments(SECTION, __doc__.splitlines()[0], "the --quick study (a smoke test)",
+                                       "point")
+    args = parse_study_benchmark(parser, argv)
     load_before = load_average()
     print("timing the study through the runner ...", flush=True)
     result = ours(args.quick, args.jobs)

@@ -22,7 +22,6 @@ import os
 import random
 import re
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -35,25 +34,15 @@ from benchlib import DEFAULT_RESULTS, load_average, machine_line, publish
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from studies import store  # noqa: E402  (after the path: the script runs from benchmarks/)
+
 SECTION = "## bench_reliability"
 TOY = "tests.toy_study:STUDY"
 TRIALS = 60
 RUN = [sys.executable, "-m", "studies.cli", "run", TOY, "--no-progress", "--set", "reps=30"]
 
 
-def _rows(db: Path) -> int:
-    if not db.exists():
-        return 0
-    try:
-        with sqlite3.connect(db, timeout=5) as con:
-            return con.execute("SELECT COUNT(*) FROM trials").fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0
-
-
 def _check(db: Path) -> dict:
-    from studies import store
-
     df = store.load(db, "toy")
     return {"rows": len(df), "unique": int(df.trial_key.nunique()), "ok": int((df.status == "ok").sum()),
             "integrity": store.integrity(db)}
@@ -66,16 +55,14 @@ def kill_and_resume(folder: Path, rng: random.Random) -> dict:
     proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
-    while _rows(db) < threshold and time.time() < deadline and proc.poll() is None:
+    while store.count_rows(db) < threshold and time.time() < deadline and proc.poll() is None:
         time.sleep(0.01)
     time.sleep(delay)
     killed = proc.poll() is None
     if killed:
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    from studies import store
-
-    at_kill = _rows(db)
+    at_kill = store.count_rows(db)
     integrity_after_kill = store.integrity(db)
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     resumed = re.search(r"(\d+) already stored", done.stdout)
@@ -99,7 +86,6 @@ def two_at_once(folder: Path) -> dict:
 
 
 def worker_loss(folder: Path, address: str, client, kill: bool) -> dict:
-    from studies import store
     from studies.runner import run_study
 
     db = folder / f"dask-{'kill' if kill else 'calm'}.db"
@@ -110,8 +96,8 @@ def worker_loss(folder: Path, address: str, client, kill: bool) -> dict:
         deadline = time.time() + 60
         while kill and time.time() < deadline and not killed:
             busy = [w for w, keys in client.processing().items() if keys]
-            if busy and _rows(db) >= 8:
-                killed.update(rows=_rows(db), in_flight=len(client.processing()[busy[0]]))
+            if busy and store.count_rows(db) >= 8:
+                killed.update(rows=store.count_rows(db), in_flight=len(client.processing()[busy[0]]))
                 os.kill(pids[busy[0]], signal.SIGKILL)
             time.sleep(0.02)
 

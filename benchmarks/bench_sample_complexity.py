@@ -24,7 +24,6 @@ above 1 − k/(d−1) within 3 standard errors, and whether spindly's falls belo
 
 from __future__ import annotations
 
-import argparse
 import math
 import tempfile
 import time
@@ -33,7 +32,8 @@ from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
-from benchlib import DEFAULT_RESULTS, load_average, machine_line, publish
+from benchlib import (load_average, machine_line, parse_study_benchmark, publish,
+                      study_benchmark_arguments)
 
 SECTION = "## bench_sample_complexity"
 STUDY_GOAL_S = 20 * 60
@@ -251,18 +251,11 @@ def section(result: dict, plain: dict, quick: bool, sample: int, load: tuple[str
 
 
 def main(argv=None) -> str:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a smoke run on a tiny grid (seconds)")
-    parser.add_argument("--sample", type=int, default=2, help="plain-loop trials timed per cell (default 2)")
-    parser.add_argument("--jobs", type=int, default=2, help="worker processes for our side (default 2)")
+    parser = study_benchmark_arguments(SECTION, __doc__.splitlines()[0], "a smoke run on a tiny grid (seconds)",
+                                       "cell")
     parser.add_argument("--db", type=Path, default=None,
                         help="keep our side's database here (default: a temporary one)")
-    parser.add_argument("--results", type=Path, default=None,
-                        help=f"file whose '{SECTION}' section is rewritten (default: {DEFAULT_RESULTS} "
-                             "for full runs, none for --quick)")
-    args = parser.parse_args(argv)
-    if args.sample < 1:
-        parser.error(f"--sample must be at least 1, got {args.sample}")
+    args = parse_study_benchmark(parser, argv)
     if args.db is not None and args.db.exists():
         parser.error(f"--db {args.db} exists: the benchmark times a run from scratch")
     load_before = load_average()

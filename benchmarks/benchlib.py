@@ -54,3 +54,25 @@ def publish(text: str, section: str, results: Path | None, quick: bool) -> str:
     if target is not None:
         write_section(target, section, text)
     return text
+
+
+def study_benchmark_arguments(section: str, description: str, quick_help: str, per: str):
+    """The parser every benchmark of a study against a plain loop shares: --quick, --sample
+    (plain-loop trials timed per ``per``), --jobs and --results; ``parse_study_benchmark`` checks them."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--sample", type=int, default=2, help=f"plain-loop trials timed per {per} (default 2)")
+    parser.add_argument("--jobs", type=int, default=2, help="worker processes for our side (default 2)")
+    parser.add_argument("--results", type=Path, default=None,
+                        help=f"file whose '{section}' section is rewritten (default: {DEFAULT_RESULTS} "
+                             "for full runs, none for --quick)")
+    return parser
+
+
+def parse_study_benchmark(parser, argv=None):
+    args = parser.parse_args(argv)
+    if args.sample < 1:
+        parser.error(f"--sample must be at least 1, got {args.sample}")
+    return args

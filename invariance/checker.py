@@ -18,7 +18,7 @@ retests are run here, whenever a raw p-value is below α and the rejection
 would be the only evidence of a break. :mod:`invariance.formatting` prints a
 report. What is trained, and on which task: :mod:`invariance.algorithms`.
 
-Seeds: everything derives from ``seed`` (:func:`invariance.seeds.derive`), so
+Seeds: everything derives from ``seed`` (:func:`symbench.seeding.derive_seed`), so
 a check is reproducible bit for bit and its runs are paired across groups and
 algorithms. The study ``equivariance`` reuses exactly these functions and seeds.
 """
@@ -34,7 +34,7 @@ from invariance.algorithms import Algorithm, Task, as_algorithm, default_task
 from invariance.coupled import control_element, coupled_element, coupled_test, element, sample_element  # noqa: F401
 from invariance.distributional import base_seeds, distributional_test, sample_base  # noqa: F401
 from invariance.initialisation import initialisation_test
-from invariance.seeds import derive  # noqa: F401
+from symbench.seeding import derive_seed as derive  # noqa: F401  (the project's one seeding scheme)
 from symbench.threads import one_thread  # noqa: F401  (re-exported: the study uses it)
 from invariance.verdicts import (DEFAULT_GROUPS, SUMMARY_KEYS, VERDICTS, EquivarianceReport,  # noqa: F401
                                  GroupResult, TwoSampleNumbers, VerdictRule, coupled_numbers, summarise,

@@ -34,7 +34,7 @@ import numpy as np
 from invariance import groups as groups_mod
 from invariance.algorithms import Algorithm, Task
 from invariance.metrics import compare_outputs
-from invariance.seeds import derive
+from symbench.seeding import derive_seed as derive
 
 
 class _RoundTrip(groups_mod.GroupElement):

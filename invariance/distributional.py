@@ -17,7 +17,7 @@ import numpy as np
 
 from invariance.algorithms import Algorithm, Task
 from invariance.coupled import element
-from invariance.seeds import derive
+from symbench.seeding import derive_seed as derive
 from invariance.two_sample import TwoSampleResult, energy_test
 
 

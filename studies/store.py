@@ -228,3 +228,15 @@ def integrity(db: str | Path) -> str:
     """SQLite's ``PRAGMA integrity_check`` of the file ('ok' when sound), read-only."""
     with closing(connect_readonly(db)) as con:
         return "; ".join(r[0] for r in con.execute("PRAGMA integrity_check"))
+
+
+def count_rows(db: str | Path) -> int:
+    """Trials stored so far, for watching a run from outside: 0 while the file or its
+    table does not exist yet, or while a writer holds it past the timeout."""
+    if not Path(db).exists():
+        return 0
+    try:
+        with closing(sqlite3.connect(db, timeout=5)) as con:
+            return con.execute("SELECT COUNT(*) FROM trials").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0

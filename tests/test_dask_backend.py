@@ -61,18 +61,6 @@ def cluster():
                 proc.kill()
 
 
-def _rows(db: Path) -> int:
-    import sqlite3
-
-    if not db.exists():
-        return 0
-    try:
-        with sqlite3.connect(db, timeout=5) as con:
-            return con.execute("SELECT COUNT(*) FROM trials").fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0
-
-
 def _values(db: Path):
     df = store.load(db, "toy").set_index("trial_key").sort_index()
     return df["value"]
@@ -114,8 +102,8 @@ def test_a_worker_killed_mid_sweep_loses_nothing(cluster, tmp_path):
         deadline = time.time() + 30
         while time.time() < deadline and not killed:
             busy = [w for w, keys in client.processing().items() if keys]
-            if busy and _rows(db) >= 4:  # mid-sweep: results stored, a batch in flight on that worker
-                killed.update(worker=busy[0], pid=pids[busy[0]], rows=_rows(db),
+            if busy and store.count_rows(db) >= 4:  # mid-sweep: results stored, a batch in flight on that worker
+                killed.update(worker=busy[0], pid=pids[busy[0]], rows=store.count_rows(db),
                               in_flight=len(client.processing()[busy[0]]))
                 os.kill(pids[busy[0]], signal.SIGKILL)
             time.sleep(0.02)

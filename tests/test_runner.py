@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -108,16 +107,6 @@ def test_corrupt_database_is_a_clear_error(tmp_path):
         store.stored_keys(db, "toy")
 
 
-def _count_rows(db: Path) -> int:
-    if not db.exists():
-        return 0
-    try:
-        with sqlite3.connect(db, timeout=5) as con:
-            return con.execute("SELECT COUNT(*) FROM trials").fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0
-
-
 def test_sigkill_at_a_random_point_then_rerun_loses_and_duplicates_nothing(tmp_path):
     """SIGKILL of the runner and its workers after a random number of stored batches (and a
     random extra delay, so the kill also lands inside a transaction or between batches), then
@@ -133,13 +122,13 @@ def test_sigkill_at_a_random_point_then_rerun_loses_and_duplicates_nothing(tmp_p
     proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 90
-    while _count_rows(db) < threshold and time.time() < deadline and proc.poll() is None:
+    while store.count_rows(db) < threshold and time.time() < deadline and proc.poll() is None:
         time.sleep(0.01)
     time.sleep(delay)
     assert proc.poll() is None, f"the run ended before the kill ({where})"
     os.killpg(proc.pid, signal.SIGKILL)  # the runner and its workers, mid-run
     proc.wait()
-    stored_at_kill = _count_rows(db)
+    stored_at_kill = store.count_rows(db)
     assert threshold <= stored_at_kill < 60, where
     assert store.integrity(db) == "ok", where
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180)
