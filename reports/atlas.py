@@ -47,7 +47,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from reports.figures import save
+from reports.figures import save, themed
 from reports.selection import latest_config
 from reports.tables import to_markdown, write_table
 
@@ -222,6 +222,7 @@ def markdown_table(table: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------- heatmap
 
 
+@themed("white")
 def heatmap(table: pd.DataFrame, flagged: set[tuple[str, str]] = frozenset()):
     """Optimizers × groups coloured by verdict; ``flagged`` cells (verdicts that differ
     from the update's form) carry a "!"."""
@@ -238,7 +239,6 @@ def heatmap(table: pd.DataFrame, flagged: set[tuple[str, str]] = frozenset()):
     names = [f"{o}" for o in table.optimizer]
     n_panels = max(1, math.ceil(len(table) / HEATMAP_ROWS_PER_PANEL))
     per_panel = math.ceil(len(table) / n_panels)
-    sns.set_theme(style="white", context="paper")
     fig, axes = plt.subplots(1, n_panels, figsize=(3.6 * n_panels, 1.6 + 0.2 * per_panel), squeeze=False)
     cmap = ListedColormap(list(COLOURS.values()))
     for k, ax in enumerate(axes[0]):

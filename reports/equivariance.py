@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from reports.figures import save
+from reports.figures import save, themed
 from reports.selection import latest_config
 from reports.stats import mean_ci
 from reports.tables import format_ci, to_markdown, write_table
@@ -133,6 +133,7 @@ def _row(algorithm, group, part: pd.DataFrame, result) -> dict:
     }
 
 
+@themed("white")
 def heatmap(table: pd.DataFrame, alpha: float):
     import matplotlib.pyplot as plt
     import seaborn as sns
@@ -144,7 +145,6 @@ def heatmap(table: pd.DataFrame, alpha: float):
         SYMBOLS.get(v, "") + ("*" if d == "not_equivariant" else "")
         for v, d in zip(table.verdict, table.distributional)
     ]).pivot(index="algorithm", columns="group", values="label").reindex_like(gaps).fillna("")
-    sns.set_theme(style="white", context="paper")
     n_rows, n_cols = gaps.shape
     fig, ax = plt.subplots(figsize=(1.6 + 0.75 * n_cols, 1.8 + 0.32 * n_rows))
     norm = TwoSlopeNorm(vmin=LOG_GAP_RANGE[0], vcenter=LOG_GAP_CENTRE, vmax=LOG_GAP_RANGE[1])

@@ -1,13 +1,35 @@
-"""Saving figures: PNG and PDF side by side, headless."""
+"""Saving figures (PNG and PDF side by side) and styling them without global side effects.
+
+Importing a report module changes nothing global: the matplotlib backend is chosen by
+the CLI (``studies.cli`` selects Agg), and figure functions take their seaborn style
+inside :func:`themed`, which restores the previous settings on return, so a notebook
+that imports the reports keeps its inline plots and its own style.
+"""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
 
-matplotlib.use("Agg")  # no screen on the machines that make reports
-import matplotlib.pyplot as plt  # noqa: E402
+
+def themed(style: str = "whitegrid", context: str = "paper"):
+    """Decorator: run a figure function inside seaborn's ``axes_style(style)`` and
+    ``plotting_context(context)`` — the settings ``sns.set_theme`` would make global, here
+    undone when the function returns."""
+
+    def decorate(function):
+        @functools.wraps(function)
+        def styled(*args, **kwargs):
+            import seaborn as sns
+
+            with sns.axes_style(style), sns.plotting_context(context):
+                return function(*args, **kwargs)
+
+        return styled
+
+    return decorate
 
 
 def save(fig, out_dir: Path, stem: str) -> list[Path]:

@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from reports import growth, mstar
-from reports.figures import mstar_panel, save
+from reports.figures import mstar_panel, save, themed
 from reports.selection import latest_config
 from reports.stats import metric_range, summarise
 from reports.tables import format_ci, to_markdown, write_table
@@ -48,11 +48,10 @@ def curves(df: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["setting", "m", "metric", "penalty", "n"]).reset_index(drop=True)
 
 
+@themed("whitegrid")
 def figure1(points: pd.DataFrame, bayes: float | None):
     import matplotlib.pyplot as plt
-    import seaborn as sns
 
-    sns.set_theme(style="whitegrid", context="paper")
     fig, axes = plt.subplots(3, 3, figsize=(12, 10), sharex=True)
     palette = {"l1": "tab:blue", "l2": "tab:red"}
     for col, setting in enumerate(SETTINGS):
@@ -82,11 +81,10 @@ def figure1(points: pd.DataFrame, bayes: float | None):
     return fig
 
 
+@themed("whitegrid")
 def mstar_figure(table: pd.DataFrame, growth_calls: pd.DataFrame):
     import matplotlib.pyplot as plt
-    import seaborn as sns
 
-    sns.set_theme(style="whitegrid", context="paper")
     settings = sorted(table.setting.unique())
     fig, axes = plt.subplots(1, len(settings), figsize=(5 * len(settings), 4), squeeze=False)
     palette = {"l1": "tab:blue", "l2": "tab:red"}

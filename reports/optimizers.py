@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
-from reports.figures import plt, save
+from reports.figures import plt, save, themed
 from reports.selection import latest_config
 from reports.stats import mean_ci
 from reports.tables import format_ci, to_markdown, write_table
@@ -52,11 +52,10 @@ KNOWN_OPTIMIZERS = ["sgd", "momentum", "adam", "adam-layerwise", "agd", "agd-mom
 LEVEL = 0.95
 
 
+@themed("whitegrid")
 def write(df: pd.DataFrame, out_dir: Path) -> list[Path]:
     """Write the report of the stored ``optimizers`` trials in ``df`` (from ``studies.store.load``)."""
-    import seaborn as sns
 
-    sns.set_theme(style="whitegrid", context="paper")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if df.empty:

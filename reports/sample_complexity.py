@@ -39,7 +39,7 @@ import pandas as pd
 from scipy import stats as scipy_stats
 
 from reports import growth, mstar
-from reports.figures import mstar_panel, plain_log_ticks, save
+from reports.figures import mstar_panel, plain_log_ticks, save, themed
 from reports.selection import latest_config
 from reports.stats import standard_error, summarise
 from reports.tables import to_markdown, write_table
@@ -168,11 +168,10 @@ def _grid(count: int, width: int = 4):
     return fig, list(axes.flat[:count])
 
 
+@themed("whitegrid")
 def risk_figure(family: str, points: pd.DataFrame, bayes: pd.Series, palette: dict):
     """Risk against m, one panel per n, one line per learner; the Bayes risk (and the Hadamard bound)."""
-    import seaborn as sns
 
-    sns.set_theme(style="whitegrid", context="paper")
     ns = sorted(points.n.unique())
     fig, axes = _grid(len(ns))
     metric = points.metric.iloc[0]
@@ -197,10 +196,9 @@ def risk_figure(family: str, points: pd.DataFrame, bayes: pd.Series, palette: di
     return fig
 
 
+@themed("whitegrid")
 def mstar_figure(table: pd.DataFrame, calls: pd.DataFrame, palette: dict):
-    import seaborn as sns
 
-    sns.set_theme(style="whitegrid", context="paper")
     families = sorted(table.family.unique())
     fig, axes = _grid(len(families), width=3)
     indexed = calls.set_index(FAMILY_KEYS)
@@ -223,11 +221,10 @@ def mstar_figure(table: pd.DataFrame, calls: pd.DataFrame, palette: dict):
     return fig
 
 
+@themed("whitegrid")
 def hadamard_figure(points: pd.DataFrame, palette: dict):
     """Risk against k for each d of the Hadamard families, with the line 1 − k/(d − 1)."""
-    import seaborn as sns
 
-    sns.set_theme(style="whitegrid", context="paper")
     panels = sorted({(f, n) for f, n in zip(points.family, points.n)})
     fig, axes = _grid(len(panels))
     for ax, (family, d) in zip(axes, panels):
@@ -247,11 +244,10 @@ def hadamard_figure(points: pd.DataFrame, palette: dict):
     return fig
 
 
+@themed("whitegrid")
 def rotation_figure(family: str, points: pd.DataFrame, palette: dict):
     """Plain (solid) and rotated (dashed) risk curves per n."""
-    import seaborn as sns
 
-    sns.set_theme(style="whitegrid", context="paper")
     ns = sorted(set(points[points.family == family].n) & set(points[points.family == ROTATED + family].n))
     fig, axes = _grid(len(ns))
     for ax, n in zip(axes, ns):
@@ -271,11 +267,11 @@ def rotation_figure(family: str, points: pd.DataFrame, palette: dict):
     return fig
 
 
+@themed("whitegrid")
 def contrast_figure(contrast: pd.DataFrame, palette: dict):
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    sns.set_theme(style="whitegrid", context="paper")
     width = max(5.0, 0.8 * contrast.family.nunique() * max(contrast.learner.nunique(), 1))
     fig, ax = plt.subplots(figsize=(width, 4))
     sns.barplot(data=contrast, x="family", y="max_abs_z", hue="learner", palette=palette, ax=ax)

@@ -183,6 +183,14 @@ def _one_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def _headless_figures() -> None:
+    """The CLI draws figures into files only: the Agg backend (the report modules leave the
+    backend to their caller, so that importing them in a notebook changes nothing)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
@@ -192,6 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: --help (0) or a bad argument (2)
         return int(exc.code or 0)
     debug = getattr(args, "debug", False)
+    _headless_figures()
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
