@@ -3,6 +3,7 @@
     opt = optimizers.create("adam(lr=3e-4)", model)
     optimizers.supports_batching("agd")   # honours p.batch_dims
     optimizers.describe()                 # {name: one-line description}
+    optimizers.create(optimizers.PerMember(["sgd(lr=0.1)", "sgd(lr=1.0)"]), batched_model)  # one per member
 """
 
 from optimizers.adam_layerwise import AdamLayerwise
@@ -14,6 +15,7 @@ from optimizers.lars import LARS
 from optimizers.layers import layer_groups
 from optimizers.lion import Lion
 from optimizers.muon import Muon, MuonMatrices, newton_schulz5
+from optimizers.per_member import PerMember, PerMemberOptimizer
 from optimizers.registry import create, describe, names, parse_spec, resolve, supports_batching
 from optimizers.signsgd import SignSGD
 
@@ -27,6 +29,8 @@ __all__ = [
     "Lion",
     "Muon",
     "MuonMatrices",
+    "PerMember",
+    "PerMemberOptimizer",
     "SignSGD",
     "agd_init_",
     "create",

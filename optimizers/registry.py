@@ -32,6 +32,7 @@ from optimizers.layers import layer_groups, layer_param_groups
 from optimizers.lion import Lion
 from optimizers.muon import Muon, MuonMatrices
 from optimizers.signsgd import SignSGD
+from optimizers.per_member import PerMember, PerMemberOptimizer
 from optimizers.spec import OptimizerSpec, PerLayerSpec, parse_spec
 
 
@@ -234,12 +235,20 @@ def resolve(spec) -> ResolvedSpec | PerLayerResolved:
 
 
 def create(spec, model_or_params) -> Optimizer:
-    """Build the optimizer a spec names for a model (its layers in order) or a list of parameters."""
+    """Build the optimizer a spec names for a model (its layers in order) or a list of parameters.
+
+    ``spec`` may be :class:`optimizers.PerMember` (one spec per member of a batched network)."""
+    if isinstance(spec, PerMember):
+        for member_spec in spec.specs:
+            resolve(member_spec)  # a bad spec fails before anything is built
+        return PerMemberOptimizer(spec, model_or_params, build=create)
     return resolve(spec).build(model_or_params)
 
 
 def supports_batching(spec) -> bool:
     """Whether the optimizer treats the leading ``p.batch_dims`` dimensions as independent members."""
+    if isinstance(spec, PerMember):
+        return all(resolve(member_spec).batched for member_spec in spec.specs)
     return resolve(spec).batched
 
 

@@ -125,7 +125,8 @@ def train_batched(model: BatchedMLP, optimizer_spec, X, y, *, order_seed, epochs
                   train_metrics: str = "running", dtype=None, device=None) -> BatchedTrainResult:
     """Train the K members of ``model`` at once; member k's result equals ``train`` on ``model.member(k)``.
 
-    ``order_seed`` is one seed per member (each sees its own minibatch order
+    ``optimizer_spec`` may be ``optimizers.PerMember([...])``, one spec per member (a
+    learning-rate grid in one batched network). ``order_seed`` is one seed per member (each sees its own minibatch order
     and hold-out split) or a single int (all members share one order). The
     objective is the sum over members of each member's mean loss, so each
     member receives its own gradient. A member whose loss becomes non-finite
@@ -175,7 +176,8 @@ def _train_members_one_by_one(model: BatchedMLP, optimizer_spec, X, y, order_see
     results = []
     for k in range(model.num_members):
         seed = order_seeds if isinstance(order_seeds, int) else order_seeds[k]
-        result = train(model.member(k), optimizer_spec, X, y, order_seed=seed, **options)
+        spec = optimizer_spec.specs[k] if isinstance(optimizer_spec, optimizers.PerMember) else optimizer_spec
+        result = train(model.member(k), spec, X, y, order_seed=seed, **options)
         model.set_member(k, result.model)
         results.append(result)
     return BatchedTrainResult(model=model, members=results, batched=False)
@@ -383,6 +385,8 @@ class _Loop:
     @torch.no_grad()
     def _zero_member(self, k: int) -> None:
         """Clear a diverged member's non-finite values so they cannot reach anything else."""
+        if isinstance(self.optimizer, optimizers.PerMemberOptimizer):
+            self.optimizer.zero_member_(k)
         states = list(_optimizer_states(self.optimizer))
         for p in self.parameters:
             p[k] = 0
