@@ -88,3 +88,29 @@ def bootstrap_ci(statistic: Callable[[np.random.Generator], float], n_boot: int 
     rng = np.random.default_rng(seed)
     draws = np.array([statistic(rng) for _ in range(n_boot)], dtype=np.float64)
     return percentile_interval(draws[np.isfinite(draws)], level)
+
+
+def interval_coverage(draw: Callable[[np.random.Generator, tuple[int, int]], np.ndarray], true_mean: float,
+                      n: int, level: float = 0.95, bounds: Bounds = UNBOUNDED, replications: int = 4000,
+                      n_boot: int = 2000, seed: int = 0) -> dict[str, float]:
+    """Measured coverage of the mean's interval at ``n`` values per sample, by simulation.
+
+    ``draw(rng, (replications, n))`` returns the samples (one row per replicated experiment).
+    Returns the share of replications whose interval contains ``true_mean`` and the mean
+    width, for the Student-t interval cut to ``bounds`` (:func:`mean_ci`, ``"t"``) and for the
+    bootstrap percentile interval of the mean (``"bootstrap"``, ``n_boot`` resamples).
+    """
+    rng = np.random.default_rng(seed)
+    samples = np.asarray(draw(rng, (replications, n)), dtype=np.float64)
+    t_low, t_high = np.empty(replications), np.empty(replications)
+    for r, sample in enumerate(samples):
+        _, t_low[r], t_high[r] = mean_ci(sample, level, bounds)
+    alpha = (1 - level) / 2
+    b_low, b_high = np.empty(replications), np.empty(replications)
+    for r, sample in enumerate(samples):
+        means = sample[rng.integers(0, n, size=(n_boot, n))].mean(axis=1)
+        b_low[r], b_high[r] = np.quantile(means, [alpha, 1 - alpha], method="inverted_cdf")
+    return {"t": float(np.mean((t_low <= true_mean) & (true_mean <= t_high))),
+            "t_width": float(np.mean(t_high - t_low)),
+            "bootstrap": float(np.mean((b_low <= true_mean) & (true_mean <= b_high))),
+            "bootstrap_width": float(np.mean(b_high - b_low))}

@@ -4,9 +4,8 @@ Four experiments (``experiments`` chooses which run):
 
 ``two_layer``
     The seed's first experiment: a two-layer MLP of width 1024 on MNIST, AGD
-    (gain 1) against Adam with its defaults and against ``adam-layerwise``,
-    Adam whose per-layer learning rates are chosen on a hold-out split of the
-    training data (:mod:`studies.optimizers_search`).
+    against Adam and against ``adam-layerwise``, Adam with one learning rate
+    for the input layer and one for the rest.
 ``square_loss``
     The seed's CIFAR-10 experiment with square loss: SGD, AGD, AGD with
     momentum, AGD layer-wise (layer k's step divided by k).
@@ -28,9 +27,20 @@ Four experiments (``experiments`` chooses which run):
     (a gap that is noise), and the paired gap (rotated − original) measures
     exactly what a non-equivariant one loses or gains.
 
-A trial is (experiment, dataset, depth, optimizer, basis, rep). All reps of
+Equal tuning budgets (:mod:`studies.optimizers_search`): every optimizer of
+an experiment is trained on the same grid size (``<experiment>_grid_points``
+candidate values of its learning rate, AGD's gain, or adam-layerwise's
+(lr_input, lr_rest) pairs), centred on the spec's own value, each candidate
+over the full horizon on the training rows outside a seeded hold-out split
+(``holdout``). A trial is (experiment, dataset, depth, optimizer, basis,
+tuning, rep): ``tuning = "default"`` is the grid's centre (the spec as
+written: the paper's Adam lr 1e-3, SGD lr 0.1, AGD gain 1) at its last epoch;
+``tuning = "tuned"`` is the candidate the seed's hold-out score selects, at its
+selected epoch (early stopping). Both come from the same training (the same
+rows), so default and tuned differ only by the choice; adam-layerwise has no
+default (its centre is Adam's), only a tuned trial. All candidates × reps of
 one (experiment, dataset, depth, optimizer, basis) train as one batched
-network (:func:`learners.neural.train_batched`). Randomness: the data split and
+network (:func:`learners.neural.train_batched` with ``optimizers.PerMember``). Randomness: the data split and
 subsample use the study ``seed`` (every trial of an experiment sees the same
 data); the initialisation and minibatch order of rep r derive from (seed,
 experiment, dataset, depth, r) -- shared by the optimizers and by the two bases
@@ -46,14 +56,21 @@ provenance notes. A default dataset whose files are missing is replaced by
 never replaced (missing files are an error). Every dataset is loaded and
 checked once before the sweep (``prepare``; see :mod:`studies.optimizers_data`).
 
-Each trial stores its per-epoch history (train and test loss and accuracy),
-its final values, its status (``diverged`` with the step at which the loss
-became non-finite) and the data's provenance.
+Each trial stores its per-epoch history (train, hold-out and test loss and
+accuracy) of the candidate it reports, its result (``final_*``: the reported
+epoch's metrics), its status (``diverged`` with the step at which the loss
+became non-finite), the whole grid's scores and final test metrics
+(``tuning``), its share of the batched run's wall-clock time, and the data's
+provenance. Wall-clock attribution: a batched run of K members that took T
+seconds gives each member T / K seconds, spread evenly over the run's steps
+(every epoch has the same steps and the same evaluations), so a member that
+reached a target after s of S steps is charged T·s / (K·S) seconds.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from typing import Any, Mapping, Sequence
 
 import torch
@@ -65,7 +82,7 @@ from learners.neural.engine import TRAIN_METRICS, TrainResult
 from studies import config as config_mod
 from studies import datasets
 from studies.optimizers_data import DataRequest, data_folder, dataset_to_use, substitution_note
-from studies.optimizers_search import SEARCHED_SPEC, layerwise_spec, search_layerwise_lrs
+from studies import optimizers_search as search
 from studies.spec import Outcome, Study, TrialSpec, derive_seed
 
 EXPERIMENTS = {
@@ -76,10 +93,11 @@ EXPERIMENTS = {
 }
 BASES = ("original", "rotated")
 #: keys every experiment has, as ``<experiment>_<key>`` in the config
-EXPERIMENT_KEYS = ("dataset", "optimizers", "width", "epochs", "n_train", "n_test", "loss")
+EXPERIMENT_KEYS = ("dataset", "optimizers", "width", "epochs", "n_train", "n_test", "loss", "grid_points", "target")
+TUNINGS = ("default", "tuned")
 #: initialisations whose law is invariant under rotations of the input (required by ``rotation``)
 ROTATION_INVARIANT_INITS = ("orthogonal", "gaussian")
-HISTORY_KEYS = ("epoch", "step", "train_loss", "train_acc", "test_loss", "test_acc")
+HISTORY_KEYS = ("epoch", "step", "train_loss", "train_acc", "test_loss", "test_acc", "holdout_loss", "holdout_acc")
 FINAL_KEYS = ("train_loss", "train_acc", "test_loss", "test_acc")
 DEVICES = ("cpu", "cuda")
 DTYPES = ("float32", "float64")
@@ -91,7 +109,7 @@ class OptimizersStudy(Study):
     defaults = {
         "seed": 0,
         "experiments": list(EXPERIMENTS),
-        "seeds": 3,
+        "seeds": 5,
         "data_dir": "",
         "fallback_dataset": "digits",
         "device": "cpu",
@@ -102,56 +120,65 @@ class OptimizersStudy(Study):
         "init": "orthogonal",
         "activation": "relu_sqrt2",
         "bias": False,
-        # adam-layerwise: grid of per-layer learning rates searched on a hold-out split
-        "layerwise_lrs": [1e-4, 1e-3, 1e-2],
-        "layerwise_holdout": 0.2,
-        "layerwise_search_epochs": 2,
+        # equal tuning budgets: <experiment>_grid_points candidates per optimizer, centred on the
+        # spec's own value, spaced by grid_step decades (adam-layerwise: a square grid of
+        # (lr_input, lr_rest) spaced by layerwise_step decades), scored on a hold-out split
+        "holdout": 0.2,
+        "grid_step": 0.5,
+        "layerwise_step": 1.0,
         # 1. the seed's MNIST experiment
         "two_layer_dataset": "mnist",
         "two_layer_optimizers": ["agd", "adam", "adam-layerwise"],
         "two_layer_width": 1024,
         "two_layer_depth": 2,
-        "two_layer_epochs": 10,
-        "two_layer_n_train": 8000,
+        "two_layer_epochs": 6,
+        "two_layer_n_train": 4000,
         "two_layer_n_test": 2000,
         "two_layer_loss": "cross_entropy",
-        # 2. the seed's CIFAR-10 experiment with square loss
+        "two_layer_grid_points": 9,
+        "two_layer_target": 0.93,
+        # 2. the seed's CIFAR-10 experiment with square loss (all of data_batch_1)
         "square_loss_dataset": "cifar10",
         "square_loss_optimizers": ["sgd", "agd", "agd-momentum", "agd-layerwise"],
-        "square_loss_width": 256,
+        "square_loss_width": 128,
         "square_loss_depth": 3,
-        "square_loss_epochs": 10,
-        "square_loss_n_train": 5000,
+        "square_loss_epochs": 12,
+        "square_loss_n_train": 0,
         "square_loss_n_test": 2000,
         "square_loss_loss": "mse",
+        "square_loss_grid_points": 5,
+        "square_loss_target": 0.38,
         # 3. AGD's headline: deep bias-free MLPs
         "deep_dataset": "mnist",
         "deep_optimizers": ["agd", "adam(lr=1e-3)", "sgd(lr=0.1)"],
         "deep_width": 128,
         "deep_depths": [16, 32],
-        "deep_epochs": 10,
-        "deep_n_train": 4000,
+        "deep_epochs": 8,
+        "deep_n_train": 2000,
         "deep_n_test": 2000,
         "deep_loss": "mse",
+        "deep_grid_points": 5,
+        "deep_target": 0.8,
         # 4. the cost of symmetry on images
         "rotation_dataset": "mnist",
         "rotation_optimizers": ["sgd", "adam", "adam-layerwise", "agd", "agd-momentum", "agd-layerwise"],
-        "rotation_width": 256,
+        "rotation_width": 128,
         "rotation_depth": 2,
-        "rotation_epochs": 10,
-        "rotation_n_train": 4000,
+        "rotation_epochs": 6,
+        "rotation_n_train": 2000,
         "rotation_n_test": 2000,
         "rotation_loss": "cross_entropy",
+        "rotation_grid_points": 9,
+        "rotation_target": 0.88,
         "rotation_per_seed": False,
     }
     quick = {
         "seeds": 2,
-        "layerwise_lrs": [1e-3, 1e-2],
-        "layerwise_search_epochs": 1,
         "two_layer_width": 256, "two_layer_epochs": 2, "two_layer_n_train": 1000, "two_layer_n_test": 500,
-        "square_loss_width": 128, "square_loss_epochs": 2, "square_loss_n_train": 1000, "square_loss_n_test": 500,
+        "square_loss_width": 64, "square_loss_epochs": 2, "square_loss_n_train": 1000, "square_loss_n_test": 500,
+        "square_loss_grid_points": 3, "deep_grid_points": 3,
         "deep_width": 64, "deep_depths": [16], "deep_epochs": 2, "deep_n_train": 1000, "deep_n_test": 500,
-        "rotation_width": 128, "rotation_epochs": 2, "rotation_n_train": 1000, "rotation_n_test": 500,
+        "rotation_width": 64, "rotation_epochs": 2, "rotation_n_train": 1000, "rotation_n_test": 500,
     }
     # data_dir and fallback_dataset decide which dataset a trial's coordinates name (a substitute
     # when files are missing); where the same files live does not change what a trial computes.
@@ -168,7 +195,6 @@ class OptimizersStudy(Study):
         _check_unique("experiments", experiments)
         _check_at_least(config, "seeds", 1)
         _check_at_least(config, "batch_size", 1)
-        _check_at_least(config, "layerwise_search_epochs", 1)
         _check_choice("dtype", config["dtype"], DTYPES)
         _check_choice("init", config["init"], INITS)
         _check_choice("activation", config["activation"], ACTIVATIONS)
@@ -179,12 +205,11 @@ class OptimizersStudy(Study):
                              "or ../shared/data)")
         if config["fallback_dataset"]:
             _check_choice("fallback_dataset", config["fallback_dataset"], datasets.DATASETS, extra="or ''")
-        lrs = config["layerwise_lrs"]
-        if not lrs or not all(math.isfinite(lr) and lr > 0 for lr in lrs):
-            raise ValueError(f"layerwise_lrs must be a non-empty list of positive learning rates, got {lrs!r}")
-        _check_unique("layerwise_lrs", lrs)
-        if not 0 < config["layerwise_holdout"] < 1:
-            raise ValueError(f"layerwise_holdout must be a fraction in (0, 1), got {config['layerwise_holdout']!r}")
+        if not 0 < config["holdout"] < 1:
+            raise ValueError(f"holdout must be a fraction in (0, 1), got {config['holdout']!r}")
+        for key in ("grid_step", "layerwise_step"):
+            if not (math.isfinite(config[key]) and config[key] > 0):
+                raise ValueError(f"{key} must be a positive number of decades between grid values, got {config[key]!r}")
         for experiment in experiments:
             self._validate_experiment(config, experiment)
 
@@ -209,6 +234,20 @@ class OptimizersStudy(Study):
                 optimizers.resolve(spec)
             except (ValueError, TypeError) as exc:
                 raise ValueError(f"{key}: {str(exc).splitlines()[0]}") from None
+        points = config[f"{experiment}_grid_points"]
+        if points < 1 or points % 2 == 0:
+            raise ValueError(f"{experiment}_grid_points must be an odd number >= 1 (the grid is centred on "
+                             f"the default), got {points!r}")
+        for spec in config[key]:
+            try:
+                tuned = search.tuned_parameter(spec)
+                if tuned.parameter == "lrs":
+                    search.side(points)
+            except ValueError as exc:
+                raise ValueError(f"{key}: {exc}") from None
+        target = config[f"{experiment}_target"]
+        if not 0 < target <= 1:
+            raise ValueError(f"{experiment}_target must be a test accuracy in (0, 1], got {target!r}")
         if experiment == "rotation" and config["init"] not in ROTATION_INVARIANT_INITS:
             raise ValueError(f"the rotation experiment needs a rotation-invariant init (accepted: "
                              f"{', '.join(ROTATION_INVARIANT_INITS)}), got init={config['init']!r}")
@@ -226,14 +265,16 @@ class OptimizersStudy(Study):
             for optimizer in config[f"{experiment}_optimizers"]:
                 for depth in depths:
                     for basis in bases:
-                        trials += [{"experiment": experiment, "dataset": dataset, "depth": depth,
-                                    "optimizer": optimizer, "basis": basis, "rep": rep}
-                                   for rep in range(config["seeds"])]
+                        for tuning in tunings(optimizer):
+                            trials += [{"experiment": experiment, "dataset": dataset, "depth": depth,
+                                        "optimizer": optimizer, "basis": basis, "tuning": tuning, "rep": rep}
+                                       for rep in range(config["seeds"])]
         # Largest batches first, so the parallel runner does not end on one long batch.
         return sorted(trials, key=lambda coords: -_relative_cost(config, coords))
 
     def batch_key(self, coords: Mapping[str, Any]) -> tuple:
-        return tuple((k, v) for k, v in sorted(coords.items()) if k != "rep")
+        """The default and tuned trials of all reps of one optimizer train together (one grid)."""
+        return tuple((k, v) for k, v in sorted(coords.items()) if k not in ("rep", "tuning"))
 
     def prepare(self, config: Mapping[str, Any], trials: Sequence[TrialSpec]) -> list[str]:
         """Load every dataset the trials read (unrotated: a rotation cannot fail on good data),
@@ -299,7 +340,6 @@ class _BatchRun:
             self.element = groups.from_dict(self.data.provenance["transform"]["element"])
         self.member_seeds = [study.member_seed(config, t.coords) for t in self.trials]
         self.order_seeds = [derive_seed(s, "order") for s in self.member_seeds]
-        self.search_seeds = [derive_seed(s, "layerwise-search") for s in self.member_seeds]
         self.train_options = dict(
             batch_size=config["batch_size"], loss=config[f"{experiment}_loss"],
             train_metrics=config["train_metrics"], device=config["device"],
@@ -325,45 +365,85 @@ class _BatchRun:
 
     # -------------------------------------------------------------- training
     def run(self) -> list[Outcome]:
+        """Train every candidate the batch's trials need as one batched network; one outcome per trial.
+
+        A rep with a tuned trial trains the whole grid; a rep with only its default trial,
+        the centre. Members are candidate-major (member = candidate slot × reps + rep slot),
+        so the members of one candidate are one child optimizer of ``PerMember``.
+        """
+        config = self.config
         X, y = self.data.X_train.flatten(1), self.data.y_train
-        options = dict(self.train_options, epochs=self.config[f"{self.experiment}_epochs"],
-                       X_test=self.data.X_test.flatten(1), y_test=self.data.y_test)
-        spec = self.coords["optimizer"]
-        members = list(range(len(self.trials)))
-        searches = [None] * len(members)
-        plans = {spec: members}  # optimizer spec to train with -> the members that use it
-        if spec == SEARCHED_SPEC:
-            searches = search_layerwise_lrs(
-                lambda: self.build_model(members), X, y, lrs=self.config["layerwise_lrs"], depth=self.coords["depth"],
-                search_seeds=self.search_seeds, epochs=self.config["layerwise_search_epochs"],
-                holdout=self.config["layerwise_holdout"], **self.train_options)
-            plans = {}
-            for k, search in enumerate(searches):
-                plans.setdefault(layerwise_spec(search.chosen), []).append(k)
-        outcomes: list[Outcome | None] = [None] * len(members)
-        for trained_spec, group in plans.items():
-            result = train_batched(self.build_model(group), trained_spec, X, y,
-                                   order_seed=[self.order_seeds[k] for k in group], **options)
-            for k, member in zip(group, result.members):
-                outcomes[k] = self.outcome(k, member, trained_spec, searches[k], result.batched)
+        tuned = search.tuned_parameter(self.coords["optimizer"])
+        grid = search.candidate_grid(tuned, config[f"{self.experiment}_grid_points"], config["grid_step"],
+                                     config["layerwise_step"])
+        centre = len(grid) // 2
+        reps = sorted({t.coords["rep"] for t in self.trials})
+        seed_of = {t.coords["rep"]: k for k, t in enumerate(self.trials)}  # rep -> an index into member_seeds
+        wants_grid = {t.coords["rep"] for t in self.trials if t.coords["tuning"] == "tuned"}
+        members = [(c, rep) for c in range(len(grid)) for rep in reps if c == centre or rep in wants_grid]
+        specs = [tuned.spec(grid[c]) for c, _ in members]
+        model = self.build_model([seed_of[rep] for _, rep in members])
+        start = time.perf_counter()
+        result = train_batched(model, optimizers.PerMember(specs), X, y,
+                               order_seed=[self.order_seeds[seed_of[rep]] for _, rep in members],
+                               epochs=config[f"{self.experiment}_epochs"], holdout=config["holdout"],
+                               patience=config[f"{self.experiment}_epochs"], X_test=self.data.X_test.flatten(1),
+                               y_test=self.data.y_test, **self.train_options)
+        seconds = time.perf_counter() - start
+        run = {"members": len(members), "seconds": seconds, "member_seconds": seconds / len(members),
+               "steps": max(m.steps for m in result.members), "batched": result.batched}
+        trained = {member: (specs[i], result.members[i]) for i, member in enumerate(members)}
+        outcomes = []
+        for trial in self.trials:
+            rep = trial.coords["rep"]
+            if trial.coords["tuning"] == "default":
+                spec, member = trained[(centre, rep)]
+                outcomes.append(self.outcome(seed_of[rep], member, spec, None, run, tuned, grid))
+                continue
+            candidates = [search.score(grid[c], trained[(c, rep)][1].status, trained[(c, rep)][1].history)
+                          for c in range(len(grid))]
+            chosen = search.select(candidates)
+            spec, member = trained[(centre if chosen is None else chosen, rep)]
+            selection = {"chosen": chosen, "candidates": candidates}
+            outcomes.append(self.outcome(seed_of[rep], member, spec, selection, run, tuned, grid))
         return outcomes
 
-    def outcome(self, k: int, member: TrainResult, trained_spec: str, search, batched: bool) -> Outcome:
+    def outcome(self, k: int, member: TrainResult, trained_spec: str, selection, run: dict,
+                tuned: search.Tuned, grid: list) -> Outcome:
+        """The trial's record: the default (``selection`` None: last epoch of the centre) or the
+        tuned result (the chosen candidate at its selected epoch)."""
         history = {key: list(member.history[key]) for key in HISTORY_KEYS}
         diverged = member.status == "diverged"
         if diverged:  # keep the epochs evaluated before the parameters became non-finite
             keep = sum(step < member.diverged_at_step for step in history["step"])
             history = {key: values[:keep] for key, values in history.items()}
-        final = {f"final_{key}": (history[key][-1] if history[key] and not diverged else None) for key in FINAL_KEYS}
+        status = member.status
+        epoch = history["epoch"][-1] if history["epoch"] and not diverged else None
+        tuning = {"parameter": tuned.parameter, "centre": tuned.centre,
+                  "grid": [list(v) if isinstance(v, tuple) else v for v in grid]}
+        if selection is not None:
+            chosen = selection["chosen"]
+            tuning.update(candidates=[c.to_dict() for c in selection["candidates"]], chosen_index=chosen)
+            if chosen is None:  # no candidate finished the horizon: the trial failed to train
+                status, epoch = "diverged", None
+            else:
+                value = grid[chosen]
+                epoch = selection["candidates"][chosen].epoch
+                tuning.update(chosen=list(value) if isinstance(value, tuple) else value,
+                              at_edge=search.is_edge(grid, value), selected_epoch=epoch)
+        row = None if epoch is None else history["epoch"].index(epoch)
+        final = {f"final_{key}": (history[key][row] if row is not None else None) for key in FINAL_KEYS}
         metrics = {
             **final,
+            "result_epoch": epoch,
             "history": history,
             "epochs_completed": len(history["epoch"]),
             "steps": member.steps,
             "diverged_at_step": member.diverged_at_step,
             "optimizer_trained": trained_spec,
-            "layerwise_search": None if search is None else search.to_dict(),
-            "batched": batched,
+            "tuning": tuning,
+            "run": run,
+            "batched": run["batched"],
             "member_seed": self.member_seeds[k],
             "order_seed": self.order_seeds[k],
             "network": {"in_features": self.data.n_features, "out_features": self.data.n_classes,
@@ -377,6 +457,7 @@ class _BatchRun:
                 "substitute_note": substitution_note(self.requested, self.coords["dataset"], self.folder),
                 "notes": self.data.notes,
                 "provenance": self.data.provenance,
+                "holdout": self.config["holdout"],
             },
             "rotation": None if self.rotation_seed is None else {
                 "group": self.data.provenance["transform"]["group"], "seed": self.rotation_seed,
@@ -385,7 +466,12 @@ class _BatchRun:
                             "same minibatch order",
             },
         }
-        return Outcome(member.status, metrics)
+        return Outcome(status, metrics)
+
+
+def tunings(spec: str) -> tuple[str, ...]:
+    """The trials an optimizer gets: default and tuned; adam-layerwise only tuned (its default is Adam)."""
+    return TUNINGS[1:] if search.tuned_parameter(spec).parameter == "lrs" else TUNINGS
 
 
 def data_request(config: Mapping[str, Any], coords: Mapping[str, Any], rotation_seed: int | None) -> DataRequest:
@@ -409,9 +495,8 @@ def _relative_cost(config: Mapping[str, Any], coords: Mapping[str, Any]) -> floa
     weights = dims * width + max(depth - 2, 0) * width * width + width * 10 if depth > 1 else dims * 10
     rows = config[f"{experiment}_n_train"] or 10_000
     cost = weights * rows * config[f"{experiment}_epochs"]
-    if coords["optimizer"] == SEARCHED_SPEC:
-        cost += (weights * rows * (1 - config["layerwise_holdout"]) * config["layerwise_search_epochs"]
-                 * len(config["layerwise_lrs"]) ** min(2, depth))
+    if coords["tuning"] == "tuned":  # the whole grid, not only the centre
+        cost *= config[f"{experiment}_grid_points"]
     return float(cost)
 
 

@@ -1,5 +1,5 @@
 """The ``optimizers`` study: a smoke run on digits through the runner and the report,
-config validation, the adam-layerwise hold-out search, divergence, and data substitution."""
+config validation, the equal-budget tuning, divergence, and data substitution."""
 
 from __future__ import annotations
 
@@ -17,15 +17,15 @@ from reports.optimizers import final_table
 from studies import config as config_mod
 from studies import datasets, store
 from studies.cli import main
-from studies.optimizers import EXPERIMENTS, STUDY
+from studies.optimizers import EXPERIMENTS, STUDY, data_request, tunings
 from studies.optimizers_data import SHARED_DATA, data_folder
-from studies.optimizers_search import candidate_grid, layerwise_spec, search_layerwise_lrs
+from studies.optimizers_search import candidate_grid, score, select, tuned_parameter
 from studies.runner import run_study
 
 
 def tiny(**extra) -> dict:
     """A seconds-long config: every experiment on scikit-learn's digits, small networks, two seeds."""
-    config = {"seeds": 2, "deep_depths": [4], "layerwise_lrs": [1e-3, 1e-2], "layerwise_search_epochs": 1}
+    config = {"seeds": 2, "deep_depths": [4], "square_loss_grid_points": 3, "deep_grid_points": 3}
     for experiment in EXPERIMENTS:
         config.update({f"{experiment}_dataset": "digits", f"{experiment}_n_train": 400,
                        f"{experiment}_n_test": 200, f"{experiment}_epochs": 2, f"{experiment}_width": 32})
@@ -50,15 +50,20 @@ def smoke(tmp_path_factory):
 def test_smoke_run_stores_every_trial_with_its_history(smoke):
     _, summary, df = smoke
     defaults = STUDY.defaults
-    # optimizers × depths × bases × seeds, per experiment
-    expected = sum(len(defaults[f"{e}_optimizers"]) * (2 if e == "rotation" else 1) * 2 for e in EXPERIMENTS)
+    # optimizers × tunings (adam-layerwise: tuned only) × depths × bases × seeds, per experiment
+    expected = sum(len(tunings(o)) * (2 if e == "rotation" else 1) * 2
+                   for e in EXPERIMENTS for o in defaults[f"{e}_optimizers"])
     assert summary.total == expected and summary.counts == {"ok": expected}
     assert set(df["experiment"]) == set(EXPERIMENTS) and set(df["dataset"]) == {"digits"}
-    for metrics in df["metrics"]:
+    for tuning, metrics in zip(df["tuning"], df["metrics"]):
         history = metrics["history"]
         assert history["epoch"] == [1, 2]
-        assert all(0 <= a <= 1 for a in history["test_acc"] + history["train_acc"])
-        assert metrics["final_test_acc"] == history["test_acc"][-1]
+        assert all(0 <= a <= 1 for a in history["test_acc"] + history["train_acc"] + history["holdout_acc"])
+        # default: the grid's centre at its last epoch; tuned: the chosen candidate at its selected epoch
+        epoch = 2 if tuning == "default" else metrics["tuning"]["selected_epoch"]
+        assert metrics["result_epoch"] == epoch
+        assert metrics["final_test_acc"] == history["test_acc"][epoch - 1]
+        assert metrics["run"]["member_seconds"] > 0 and metrics["run"]["steps"] == history["step"][-1]
         assert metrics["data"]["provenance"]["n_train"] == 400  # the 400-example subsample of the split
         assert metrics["network"]["bias"] is False and metrics["network"]["init"] == "orthogonal"
     # the reps of one optimizer start from different networks; the optimizers of one rep from the same one
@@ -72,7 +77,7 @@ def test_rotated_pixels_cost_nothing_to_equivariant_optimizers_and_something_to_
     rotation = _by(df, experiment="rotation")
 
     def gaps(optimizer):
-        part = _by(rotation, optimizer=optimizer).sort_values("rep")
+        part = _by(rotation, optimizer=optimizer, tuning="default").sort_values("rep")
         original = _by(part, basis="original")["final_test_loss"].to_numpy()
         rotated = _by(part, basis="rotated")["final_test_loss"].to_numpy()
         return np.abs(rotated - original)
@@ -88,16 +93,31 @@ def test_rotated_pixels_cost_nothing_to_equivariant_optimizers_and_something_to_
     assert all(m["rotation"] is None for m in _by(rotation, basis="original")["metrics"])
 
 
-def test_adam_layerwise_trials_record_a_choice_from_the_grid(smoke):
+def test_tuned_trials_record_the_candidate_with_the_best_holdout_score(smoke):
     _, _, df = smoke
-    trials = _by(df, optimizer="adam-layerwise")
-    assert len(trials) == 2 + 4  # two_layer (2 seeds) and rotation (2 bases × 2 seeds)
-    for metrics in trials["metrics"]:
-        search = metrics["layerwise_search"]
-        assert search["candidates"] == [[1e-3, 1e-3], [1e-3, 1e-2], [1e-2, 1e-3], [1e-2, 1e-2]]
-        best = int(np.argmin([math.inf if v is None else v for v in search["holdout_loss"]]))
-        assert search["chosen_lrs"] == search["candidates"][best]
-        assert metrics["optimizer_trained"] == layerwise_spec(search["chosen_lrs"])
+    tuned = _by(df, tuning="tuned")
+    for coords, metrics in zip(tuned["coords"], tuned["metrics"]):
+        tuning = metrics["tuning"]
+        points = STUDY.defaults[f"{coords['experiment']}_grid_points"] if coords["experiment"] in (
+            "two_layer", "rotation") else 3
+        assert len(tuning["grid"]) == len(tuning["candidates"]) == points  # equal budgets
+        scores = [(c["holdout_acc"], -c["holdout_loss"], -i) for i, c in enumerate(tuning["candidates"])]
+        best = -max(scores)[2]
+        assert tuning["chosen_index"] == best and tuning["chosen"] == tuning["grid"][best]
+        assert metrics["optimizer_trained"] == tuned_parameter(coords["optimizer"]).spec(
+            tuple(tuning["chosen"]) if isinstance(tuning["chosen"], list) else tuning["chosen"])
+    layerwise = _by(tuned, optimizer="adam-layerwise")
+    assert len(layerwise) == 2 + 4  # two_layer (2 seeds) and rotation (2 bases × 2 seeds)
+    assert layerwise["metrics"].iloc[0]["tuning"]["grid"][0] == [1e-4, 1e-4]  # 3 × 3 around (1e-3, 1e-3)
+    # the default trial is the grid's centre, trained in the same batched run as the tuned one
+    for (experiment, optimizer, rep), part in _by(df, basis="original").groupby(["experiment", "optimizer", "rep"]):
+        if optimizer == "adam-layerwise":
+            continue
+        default = _by(part, tuning="default")["metrics"].iloc[0]
+        tuned_row = _by(part, tuning="tuned")["metrics"].iloc[0]["tuning"]
+        centre = tuned_row["candidates"][len(tuned_row["grid"]) // 2]
+        assert centre["value"] == tuned_parameter(optimizer).centre
+        assert centre["final_test_acc"] == default["history"]["test_acc"][-1]
 
 
 def test_report_writes_curves_tables_and_the_cost_of_symmetry(smoke, tmp_path):
@@ -107,7 +127,8 @@ def test_report_writes_curves_tables_and_the_cost_of_symmetry(smoke, tmp_path):
     for experiment in EXPERIMENTS:
         assert {f"{experiment}_curves.png", f"{experiment}_curves.pdf"} <= names
     assert {"final_epoch.md", "final_epoch.csv", "final_epoch.tex", "final_epoch_values.csv", "summary.md",
-            "cost_of_symmetry.md", "cost_of_symmetry.png", "adam_layerwise_choices.csv"} <= names
+            "cost_of_symmetry.md", "cost_of_symmetry.png", "tuning.csv", "tuning.md", "lr_sensitivity.csv",
+            "lr_sensitivity.png", "time_to_target.md", "rankings.md"} <= names
     assert all(p.stat().st_size > 0 for p in paths)
     final = (tmp_path / "optimizers" / "final_epoch.md").read_text()
     assert "agd-momentum" in final and "sgd(lr=0.1)" in final
@@ -123,16 +144,23 @@ def test_results_are_reproducible_and_do_not_depend_on_batching(smoke, tmp_path)
     run_study("optimizers", overrides=config, db=tmp_path / "one.db", jobs=1, progress=False, max_batch=1)
     alone = store.load(tmp_path / "one.db", "optimizers").set_index("trial_key")
     batched = df.set_index("trial_key").loc[alone.index]  # the same trials (same config hash) from the smoke run
-    assert len(alone) == 4
+    assert len(alone) == 8  # 2 optimizers × (default, tuned) × 2 seeds, each trial its own batch
     for key in alone.index:  # bit for bit on the CPU: each member trains exactly as it would alone
         assert alone.loc[key, "metrics"]["history"] == batched.loc[key, "metrics"]["history"]
+        assert alone.loc[key, "metrics"]["tuning"] == batched.loc[key, "metrics"]["tuning"]
 
 
 @pytest.mark.parametrize("override, words", [
     ({"two_layer_optimizers": ["agd", "adamm"]}, ["two_layer_optimizers", "adamm", "did you mean 'adam'"]),
     ({"experiments": ["two_layer", "wide"]}, ["experiment", "'wide'", "accepted"]),
     ({"init": "torch-default"}, ["rotation", "rotation-invariant", "orthogonal"]),
-    ({"layerwise_lrs": [1e-3, -1.0]}, ["layerwise_lrs", "positive"]),
+    ({"grid_step": -0.5}, ["grid_step", "positive"]),
+    ({"layerwise_step": 0.0}, ["layerwise_step", "positive"]),
+    ({"holdout": 1.0}, ["holdout", "fraction"]),
+    ({"square_loss_grid_points": 4}, ["square_loss_grid_points", "odd"]),
+    ({"two_layer_grid_points": 5}, ["two_layer_optimizers", "square", "5"]),
+    ({"deep_target": 1.5}, ["deep_target", "(0, 1]"]),
+    ({"deep_optimizers": ["agd", "adam-layerwise(lrs=[1e-3, 1e-2])"]}, ["deep_optimizers", "cannot tune"]),
     ({"deep_depths": [16, 16]}, ["deep_depths", "more than once"]),
     ({"two_layer_loss": "hinge"}, ["two_layer_loss", "cross_entropy", "mse"]),
     ({"fallback_dataset": "imagenet"}, ["fallback_dataset", "digits"]),
@@ -162,9 +190,9 @@ def test_cuda_without_a_device_is_refused():
 
 def test_a_diverging_optimizer_is_recorded_as_diverged_with_its_step(tmp_path):
     config = tiny(experiments=["two_layer"], two_layer_optimizers=["sgd(lr=1e4)"], two_layer_loss="mse",
-                  two_layer_depth=1)  # a linear model: no dead ReLUs to stop the blow-up
+                  two_layer_depth=1, two_layer_grid_points=1)  # a linear model: no dead ReLUs to stop the blow-up
     summary = run_study("optimizers", overrides=config, db=tmp_path / "d.db", jobs=1, progress=False)
-    assert summary.counts == {"diverged": 2}
+    assert summary.counts == {"diverged": 4}  # default and tuned (no candidate finishes) × 2 seeds
     for metrics in store.load(tmp_path / "d.db", "optimizers")["metrics"]:
         step = metrics["diverged_at_step"]
         assert isinstance(step, int) and 1 <= step <= metrics["steps"]
@@ -173,33 +201,68 @@ def test_a_diverging_optimizer_is_recorded_as_diverged_with_its_step(tmp_path):
         assert all(s < step for s in history["step"])  # only epochs evaluated before the blow-up
         assert all(math.isfinite(v) for v in history["train_loss"] + history["test_loss"])
     table = final_table(store.load(tmp_path / "d.db", "optimizers"))
-    row = table.set_index("optimizer").loc["sgd(lr=1e4)"]
-    assert (row["trials"], row["diverged"], row["failed"], row["test accuracy"]) == (2, 2, 0, "n/a")
+    for _, row in table.iterrows():
+        assert (row["trials"], row["diverged"], row["failed"], row["test accuracy"]) == (2, 2, 0, "n/a")
 
 
-def test_search_picks_the_candidate_with_the_lowest_holdout_loss():
-    data = datasets.load("digits", n_train=400, n_test=50)
-    X = data.X_train.flatten(1)
+def test_tuning_picks_the_lr_a_direct_search_would(tmp_path):
+    """Train each candidate of one seed alone (one network per lr), score on its hold-out split
+    and choose by hand: the same choice and the same numbers as the study's batched grid."""
+    config = tiny(experiments=["two_layer"], two_layer_optimizers=["sgd"], two_layer_grid_points=3, seeds=1,
+                  two_layer_epochs=3, grid_step=1.0)
+    run_study("optimizers", overrides=config, db=tmp_path / "t.db", jobs=1, progress=False)
+    df = store.load(tmp_path / "t.db", "optimizers")
+    row = _by(df, tuning="tuned").iloc[0]
+    resolved = config_mod.merge(STUDY.defaults, config)
+    data = data_request(resolved, row["coords"], None).load()
+    tuned = tuned_parameter("sgd")
+    grid = candidate_grid(tuned, 3, resolved["grid_step"], resolved["layerwise_step"])
+    assert grid == [0.01, 0.1, 1.0]
+    scores = []
+    for lr in grid:  # a direct search: one network per candidate
+        model = BatchedMLP(data.n_features, data.n_classes, seeds=[row["metrics"]["member_seed"]], width=32, depth=2,
+                           init="orthogonal", bias=False, activation="relu_sqrt2", dtype=torch.float64).float()
+        from learners.neural import train_batched
+        result = train_batched(model, f"sgd(lr={lr})", data.X_train.flatten(1), data.y_train,
+                               order_seed=[row["metrics"]["order_seed"]], epochs=3, holdout=0.2, patience=3,
+                               X_test=data.X_test.flatten(1), y_test=data.y_test, batch_size=128)
+        member = result.members[0]
+        best = max((acc, -loss, -epoch) for epoch, acc, loss in
+                   zip(member.history["epoch"], member.history["holdout_acc"], member.history["holdout_loss"]))
+        scores.append((best, member.history["test_acc"][-best[2] - 1]))
+        assert score(lr, member.status, member.history).holdout_acc == best[0]
+    chosen = max(range(3), key=lambda i: (scores[i][0][0], scores[i][0][1], -i))
+    tuning = row["metrics"]["tuning"]
+    assert tuning["chosen"] == grid[chosen]
+    assert [c["holdout_acc"] for c in tuning["candidates"]] == [s[0][0] for s in scores]
+    assert row["metrics"]["final_test_acc"] == scores[chosen][1]
 
-    def build_model():
-        return BatchedMLP(64, 10, seeds=[1, 2], width=32, depth=2, init="orthogonal", bias=False)
 
-    results = search_layerwise_lrs(build_model, X, data.y_train, lrs=[1e-6, 1e-2], depth=2, search_seeds=[5, 6],
-                                   epochs=2, holdout=0.25, batch_size=64)
-    for result in results:
-        assert result.candidates == candidate_grid([1e-6, 1e-2], 2)
-        assert result.chosen in result.candidates
-        assert result.chosen == result.candidates[int(np.argmin(result.holdout_loss))]
-        assert result.chosen != (1e-6, 1e-6)  # a rate that barely moves the network cannot win
-        assert all(math.isfinite(v) for v in result.holdout_loss)
-        json.dumps(result.to_dict())
+def test_selection_prefers_accuracy_then_loss_then_grid_order_and_skips_diverged():
+    def history(accs, losses):
+        n = len(accs)
+        return {"epoch": list(range(1, n + 1)), "holdout_acc": accs, "holdout_loss": losses,
+                "test_acc": [0.5] * n, "test_loss": [1.0] * n}
+
+    a = score(0.1, "ok", history([0.8, 0.9, 0.9], [0.5, 0.4, 0.3]))
+    assert (a.holdout_acc, a.holdout_loss, a.epoch) == (0.9, 0.3, 3)  # the tie on accuracy: lower loss
+    b = score(0.3, "ok", history([0.9, 0.85], [0.3, 0.2]))
+    assert b.epoch == 1
+    diverged = score(1.0, "diverged", history([0.95], [0.1]))  # a run that blows up is not eligible
+    assert select([a, b, diverged]) == 0  # a and b tie on (0.9, 0.3): the first in grid order
+    assert select([diverged]) is None
 
 
-def test_candidate_grid_has_one_rate_for_the_input_layer_and_one_for_the_rest():
-    assert candidate_grid([0.1, 0.2], 1) == [(0.1,), (0.2,)]
-    assert candidate_grid([0.1, 0.2], 2) == [(0.1, 0.1), (0.1, 0.2), (0.2, 0.1), (0.2, 0.2)]
-    assert candidate_grid([0.1, 0.2, 0.3], 16) == candidate_grid([0.1, 0.2, 0.3], 2)
-    assert layerwise_spec((0.1, 0.2)) == "adam-layerwise(lrs=[0.1, 0.2])"
+def test_candidate_grids_are_centred_on_the_spec_and_spend_equal_budgets():
+    assert candidate_grid(tuned_parameter("adam"), 5, 0.5, 1.0) == [1e-4, 0.000316228, 1e-3, 0.00316228, 1e-2]
+    assert candidate_grid(tuned_parameter("agd"), 3, 1.0, 1.0) == [0.1, 1.0, 10.0]
+    assert tuned_parameter("agd-momentum").spec(2.0) == "agd-momentum(gain=2.0)"
+    assert tuned_parameter("sgd(lr=0.3)").centre == 0.3
+    layerwise = candidate_grid(tuned_parameter("adam-layerwise"), 9, 0.5, 1.0)
+    assert len(layerwise) == 9 and layerwise[0] == (1e-4, 1e-4) and layerwise[4] == (1e-3, 1e-3)
+    assert tuned_parameter("adam-layerwise").spec((1e-3, 1e-2)) == "adam-layerwise(lrs=[0.001, 0.01])"
+    with pytest.raises(ValueError, match="square"):
+        candidate_grid(tuned_parameter("adam-layerwise"), 5, 0.5, 1.0)
 
 
 def test_missing_files_use_the_substitute_only_for_a_default_dataset_and_say_so(tmp_path):
