@@ -382,19 +382,40 @@ def time_to_target(history: dict, target: float, member_seconds: float, run_step
     return None, None
 
 
+def member_seconds(run: pd.DataFrame) -> pd.DataFrame:
+    """Each trial's share of its batched run: ``member_seconds`` (T/K) and ``run_steps`` (S).
+
+    A batch of the runner (its rows share one ``created_at`` and one batch key) trained K
+    members -- the whole grid for each rep with a tuned trial, the centre for a rep with only
+    its default trial -- in T seconds (the sum of its rows' ``duration_s``: the batch's
+    training, evaluations and data loading). S: the most steps any of its trials took."""
+    key = run["coords"].map(lambda c: tuple((k, v) for k, v in sorted(c.items()) if k not in ("rep", "tuning")))
+    out = pd.DataFrame(index=run.index, columns=["member_seconds", "run_steps"], dtype=float)
+    for _, batch in run.groupby([run["created_at"], key], sort=False):
+        experiment = batch["coords"].iloc[0]["experiment"]
+        points = int(batch["config"].iloc[0].get(f"{experiment}_grid_points", 1))
+        tuned_reps = {c["rep"] for c in batch["coords"] if c["tuning"] == "tuned"}
+        reps = {c["rep"] for c in batch["coords"]}
+        members = len(tuned_reps) * points + len(reps - tuned_reps)
+        steps = max(int((m or {}).get("steps") or 0) for m in batch["metrics"])
+        out.loc[batch.index, "member_seconds"] = float(batch["duration_s"].sum()) / max(members, 1)
+        out.loc[batch.index, "run_steps"] = max(steps, 1)
+    return out
+
+
 def time_to_target_table(run: pd.DataFrame) -> pd.DataFrame:
     """Per (setting, optimizer, tuning): target, seeds, reached, never share, steps and seconds [CI]."""
     columns = [*GROUP, "target", "seeds", "reached", "never_share", "steps_mean", "steps_ci_low", "steps_ci_high",
                "seconds_mean", "seconds_ci_low", "seconds_ci_high"]
+    costs = member_seconds(run)
     rows = []
     for keys, part in run.groupby(GROUP, sort=False):
         experiment = keys[0]
         target = float(part["config"].iloc[0][f"{experiment}_target"])
         steps, seconds = [], []
-        for metrics in part["metrics"]:
-            metrics = metrics or {}
-            result = time_to_target(metrics.get("history") or {}, target, (metrics.get("run") or {}).get(
-                "member_seconds", np.nan), (metrics.get("run") or {}).get("steps", 1) or 1)
+        for index, metrics in zip(part.index, part["metrics"]):
+            history = (metrics or {}).get("history") or {}
+            result = time_to_target(history, target, costs.at[index, "member_seconds"], costs.at[index, "run_steps"])
             if result[0] is not None:
                 steps.append(result[0])
                 seconds.append(result[1])
@@ -786,9 +807,9 @@ def summary_markdown(run, left_out_note, final, tuning, targets, rankings, gap_t
               + ", ".join(f"{e} {config.get(f'{e}_target')}" for e in
                           _ordered(run["experiment"].unique(), list(EXPERIMENT_TITLES)))
               + ". Mean [95 % CI] over the seeds that reach it; 'never reached' is the share that does not. "
-              "Seconds: a member of a batched run of K members that took T seconds is charged T/K, spread "
-              "evenly over the run's steps; they depend on the machine's load and on the optimizer's cost per "
-              "step, steps do not. The tuned rows exclude the search (grid points × that time).", ""]
+              "Seconds: a member of a batched run of K members that took T seconds (the runner's batch: "
+              "training, evaluations, data loading) is charged T/K, spread evenly over the run's steps; they "
+              "depend on the machine's load and on the optimizer's cost per step, steps do not. The tuned rows exclude the search (grid points × that time).", ""]
     if "time_to_target" in figures:
         lines += [f"![time to target]({figures['time_to_target']})", ""]
     lines += [to_markdown(_format_targets(targets))]

@@ -61,16 +61,14 @@ accuracy) of the candidate it reports, its result (``final_*``: the reported
 epoch's metrics), its status (``diverged`` with the step at which the loss
 became non-finite), the whole grid's scores and final test metrics
 (``tuning``), its share of the batched run's wall-clock time, and the data's
-provenance. Wall-clock attribution: a batched run of K members that took T
-seconds gives each member T / K seconds, spread evenly over the run's steps
-(every epoch has the same steps and the same evaluations), so a member that
-reached a target after s of S steps is charged T·s / (K·S) seconds.
+provenance. The metrics hold no wall-clock time (they are identical whatever
+the batching, jobs or backend); the report charges a trial's seconds from the
+runner's batch durations (:func:`reports.optimizers.member_seconds`).
 """
 
 from __future__ import annotations
 
 import math
-import time
 from typing import Any, Mapping, Sequence
 
 import torch
@@ -383,15 +381,12 @@ class _BatchRun:
         members = [(c, rep) for c in range(len(grid)) for rep in reps if c == centre or rep in wants_grid]
         specs = [tuned.spec(grid[c]) for c, _ in members]
         model = self.build_model([seed_of[rep] for _, rep in members])
-        start = time.perf_counter()
         result = train_batched(model, optimizers.PerMember(specs), X, y,
                                order_seed=[self.order_seeds[seed_of[rep]] for _, rep in members],
                                epochs=config[f"{self.experiment}_epochs"], holdout=config["holdout"],
                                patience=config[f"{self.experiment}_epochs"], X_test=self.data.X_test.flatten(1),
                                y_test=self.data.y_test, **self.train_options)
-        seconds = time.perf_counter() - start
-        run = {"members": len(members), "seconds": seconds, "member_seconds": seconds / len(members),
-               "steps": max(m.steps for m in result.members), "batched": result.batched}
+        run = {"batched": result.batched}
         trained = {member: (specs[i], result.members[i]) for i, member in enumerate(members)}
         outcomes = []
         for trial in self.trials:
@@ -442,7 +437,6 @@ class _BatchRun:
             "diverged_at_step": member.diverged_at_step,
             "optimizer_trained": trained_spec,
             "tuning": tuning,
-            "run": run,
             "batched": run["batched"],
             "member_seed": self.member_seeds[k],
             "order_seed": self.order_seeds[k],
