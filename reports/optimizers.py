@@ -346,7 +346,7 @@ def sensitivity_figure(frame: pd.DataFrame):
     panels = _panels(frame)
     columns = min(3, len(panels))
     rows = math.ceil(len(panels) / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(5.2 * columns, 3.8 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, columns, figsize=(7.2 * columns, 3.8 * rows), squeeze=False)
     names = _ordered(frame["optimizer"].unique(), KNOWN_OPTIMIZERS)
     colours = {name: f"C{i % 10}" for i, name in enumerate(names)}
     for ax, (experiment, dataset, depth) in zip(axes.flat, panels):
@@ -363,7 +363,7 @@ def sensitivity_figure(frame: pd.DataFrame):
         ax.set_xlabel("lr / default lr (AGD: gain)")
         ax.set_ylabel("last-epoch test accuracy")
         ax.set_title(f"{experiment} on {dataset}, depth {depth}")
-        ax.legend(fontsize=6, loc="lower left")
+        ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     for ax in list(axes.flat)[len(panels):]:
         ax.set_visible(False)
     fig.suptitle("Learning-rate sensitivity: mean and 95 % CI over seeds (dotted line: the default)", y=1.01)
