@@ -743,12 +743,12 @@ def _coupling_note(run: pd.DataFrame) -> str:
 
 def _tuning_note(run: pd.DataFrame, tuning: pd.DataFrame) -> list[str]:
     config = run["config"].iloc[0]
-    points = {e: config.get(f"{e}_grid_points") for e in _ordered(run["experiment"].unique(), list(EXPERIMENT_TITLES))}
+    experiments = _ordered(run["experiment"].unique(), list(EXPERIMENT_TITLES))
     edge = tuning["at_edge_share"].to_numpy(dtype=np.float64)
     lines = [
-        f"Every optimizer of an experiment gets the same budget: grid points per experiment "
-        f"{', '.join(f'{e} {p}' for e, p in points.items())}; values spaced by {config.get('grid_step')} "
-        f"decades around the spec's own lr (AGD: gain), adam-layerwise on a square grid of (input-layer lr, "
+        "Every optimizer of an experiment gets the same budget (grid points, spacing in decades): "
+        + ", ".join(f"{e} {config.get(f'{e}_grid_points')} × {config.get(f'{e}_grid_step')}" for e in experiments)
+        + "; values around the spec's own lr (AGD: gain), adam-layerwise on a square grid of (input-layer lr, "
         f"other layers' lr) spaced by {config.get('layerwise_step')} decades. Each candidate trains over the full "
         f"horizon on the training rows outside a {config.get('holdout'):.0%} hold-out split (seeded per seed, the "
         "same for every candidate); each seed keeps the candidate and epoch with the best hold-out accuracy "

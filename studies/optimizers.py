@@ -29,8 +29,8 @@ Four experiments (``experiments`` chooses which run):
 
 Equal tuning budgets (:mod:`studies.optimizers_search`): every optimizer of
 an experiment is trained on the same grid size (``<experiment>_grid_points``
-candidate values of its learning rate, AGD's gain, or adam-layerwise's
-(lr_input, lr_rest) pairs), centred on the spec's own value, each candidate
+candidate values, ``<experiment>_grid_step`` decades apart, of its learning
+rate, AGD's gain, or adam-layerwise's (lr_input, lr_rest) pairs), centred on the spec's own value, each candidate
 over the full horizon on the training rows outside a seeded hold-out split
 (``holdout``). A trial is (experiment, dataset, depth, optimizer, basis,
 tuning, rep): ``tuning = "default"`` is the grid's centre (the spec as
@@ -91,7 +91,8 @@ EXPERIMENTS = {
 }
 BASES = ("original", "rotated")
 #: keys every experiment has, as ``<experiment>_<key>`` in the config
-EXPERIMENT_KEYS = ("dataset", "optimizers", "width", "epochs", "n_train", "n_test", "loss", "grid_points", "target")
+EXPERIMENT_KEYS = ("dataset", "optimizers", "width", "epochs", "n_train", "n_test", "loss", "grid_points",
+                   "grid_step", "target")
 TUNINGS = ("default", "tuned")
 #: initialisations whose law is invariant under rotations of the input (required by ``rotation``)
 ROTATION_INVARIANT_INITS = ("orthogonal", "gaussian")
@@ -119,22 +120,22 @@ class OptimizersStudy(Study):
         "activation": "relu_sqrt2",
         "bias": False,
         # equal tuning budgets: <experiment>_grid_points candidates per optimizer, centred on the
-        # spec's own value, spaced by grid_step decades (adam-layerwise: a square grid of
-        # (lr_input, lr_rest) spaced by layerwise_step decades), scored on a hold-out split
+        # spec's own value, spaced by <experiment>_grid_step decades (adam-layerwise: a square grid
+        # of (lr_input, lr_rest) spaced by layerwise_step decades), scored on a hold-out split
         "holdout": 0.2,
-        "grid_step": 0.5,
         "layerwise_step": 1.0,
         # 1. the seed's MNIST experiment
         "two_layer_dataset": "mnist",
         "two_layer_optimizers": ["agd", "adam", "adam-layerwise"],
         "two_layer_width": 1024,
         "two_layer_depth": 2,
-        "two_layer_epochs": 6,
-        "two_layer_n_train": 4000,
-        "two_layer_n_test": 2000,
+        "two_layer_epochs": 5,
+        "two_layer_n_train": 2500,
+        "two_layer_n_test": 1000,
         "two_layer_loss": "cross_entropy",
         "two_layer_grid_points": 9,
-        "two_layer_target": 0.93,
+        "two_layer_grid_step": 0.5,
+        "two_layer_target": 0.92,
         # 2. the seed's CIFAR-10 experiment with square loss (all of data_batch_1)
         "square_loss_dataset": "cifar10",
         "square_loss_optimizers": ["sgd", "agd", "agd-momentum", "agd-layerwise"],
@@ -145,28 +146,31 @@ class OptimizersStudy(Study):
         "square_loss_n_test": 2000,
         "square_loss_loss": "mse",
         "square_loss_grid_points": 5,
-        "square_loss_target": 0.38,
+        "square_loss_grid_step": 0.75,
+        "square_loss_target": 0.4,
         # 3. AGD's headline: deep bias-free MLPs
         "deep_dataset": "mnist",
         "deep_optimizers": ["agd", "adam(lr=1e-3)", "sgd(lr=0.1)"],
         "deep_width": 128,
         "deep_depths": [16, 32],
-        "deep_epochs": 8,
+        "deep_epochs": 6,
         "deep_n_train": 2000,
         "deep_n_test": 2000,
         "deep_loss": "mse",
         "deep_grid_points": 5,
+        "deep_grid_step": 0.75,
         "deep_target": 0.8,
         # 4. the cost of symmetry on images
         "rotation_dataset": "mnist",
         "rotation_optimizers": ["sgd", "adam", "adam-layerwise", "agd", "agd-momentum", "agd-layerwise"],
         "rotation_width": 128,
         "rotation_depth": 2,
-        "rotation_epochs": 6,
+        "rotation_epochs": 5,
         "rotation_n_train": 2000,
         "rotation_n_test": 2000,
         "rotation_loss": "cross_entropy",
         "rotation_grid_points": 9,
+        "rotation_grid_step": 0.5,
         "rotation_target": 0.88,
         "rotation_per_seed": False,
     }
@@ -205,9 +209,7 @@ class OptimizersStudy(Study):
             _check_choice("fallback_dataset", config["fallback_dataset"], datasets.DATASETS, extra="or ''")
         if not 0 < config["holdout"] < 1:
             raise ValueError(f"holdout must be a fraction in (0, 1), got {config['holdout']!r}")
-        for key in ("grid_step", "layerwise_step"):
-            if not (math.isfinite(config[key]) and config[key] > 0):
-                raise ValueError(f"{key} must be a positive number of decades between grid values, got {config[key]!r}")
+        _check_step(config, "layerwise_step")
         for experiment in experiments:
             self._validate_experiment(config, experiment)
 
@@ -232,6 +234,7 @@ class OptimizersStudy(Study):
                 optimizers.resolve(spec)
             except (ValueError, TypeError) as exc:
                 raise ValueError(f"{key}: {str(exc).splitlines()[0]}") from None
+        _check_step(config, f"{experiment}_grid_step")
         points = config[f"{experiment}_grid_points"]
         if points < 1 or points % 2 == 0:
             raise ValueError(f"{experiment}_grid_points must be an odd number >= 1 (the grid is centred on "
@@ -372,8 +375,8 @@ class _BatchRun:
         config = self.config
         X, y = self.data.X_train.flatten(1), self.data.y_train
         tuned = search.tuned_parameter(self.coords["optimizer"])
-        grid = search.candidate_grid(tuned, config[f"{self.experiment}_grid_points"], config["grid_step"],
-                                     config["layerwise_step"])
+        grid = search.candidate_grid(tuned, config[f"{self.experiment}_grid_points"],
+                                     config[f"{self.experiment}_grid_step"], config["layerwise_step"])
         centre = len(grid) // 2
         reps = sorted({t.coords["rep"] for t in self.trials})
         seed_of = {t.coords["rep"]: k for k, t in enumerate(self.trials)}  # rep -> an index into member_seeds
@@ -497,6 +500,11 @@ def _relative_cost(config: Mapping[str, Any], coords: Mapping[str, Any]) -> floa
 def _check_choice(what: str, value, accepted, extra: str = "") -> None:
     if value not in accepted:
         raise ValueError(f"unknown {what} {value!r}; accepted: {', '.join(accepted)}{' ' + extra if extra else ''}")
+
+
+def _check_step(config: Mapping[str, Any], key: str) -> None:
+    if not (math.isfinite(config[key]) and config[key] > 0):
+        raise ValueError(f"{key} must be a positive number of decades between grid values, got {config[key]!r}")
 
 
 def _check_unique(what: str, values) -> None:

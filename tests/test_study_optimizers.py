@@ -154,7 +154,7 @@ def test_results_are_reproducible_and_do_not_depend_on_batching(smoke, tmp_path)
     ({"two_layer_optimizers": ["agd", "adamm"]}, ["two_layer_optimizers", "adamm", "did you mean 'adam'"]),
     ({"experiments": ["two_layer", "wide"]}, ["experiment", "'wide'", "accepted"]),
     ({"init": "torch-default"}, ["rotation", "rotation-invariant", "orthogonal"]),
-    ({"grid_step": -0.5}, ["grid_step", "positive"]),
+    ({"deep_grid_step": -0.5}, ["deep_grid_step", "positive"]),
     ({"layerwise_step": 0.0}, ["layerwise_step", "positive"]),
     ({"holdout": 1.0}, ["holdout", "fraction"]),
     ({"square_loss_grid_points": 4}, ["square_loss_grid_points", "odd"]),
@@ -209,14 +209,14 @@ def test_tuning_picks_the_lr_a_direct_search_would(tmp_path):
     """Train each candidate of one seed alone (one network per lr), score on its hold-out split
     and choose by hand: the same choice and the same numbers as the study's batched grid."""
     config = tiny(experiments=["two_layer"], two_layer_optimizers=["sgd"], two_layer_grid_points=3, seeds=1,
-                  two_layer_epochs=3, grid_step=1.0)
+                  two_layer_epochs=3, two_layer_grid_step=1.0)
     run_study("optimizers", overrides=config, db=tmp_path / "t.db", jobs=1, progress=False)
     df = store.load(tmp_path / "t.db", "optimizers")
     row = _by(df, tuning="tuned").iloc[0]
     resolved = config_mod.merge(STUDY.defaults, config)
     data = data_request(resolved, row["coords"], None).load()
     tuned = tuned_parameter("sgd")
-    grid = candidate_grid(tuned, 3, resolved["grid_step"], resolved["layerwise_step"])
+    grid = candidate_grid(tuned, 3, resolved["two_layer_grid_step"], resolved["layerwise_step"])
     assert grid == [0.01, 0.1, 1.0]
     scores = []
     for lr in grid:  # a direct search: one network per candidate
