@@ -15,7 +15,7 @@ from optimizers.lars import LARS
 from optimizers.layers import layer_groups
 from optimizers.lion import Lion
 from optimizers.muon import Muon, MuonMatrices, newton_schulz5
-from optimizers.per_member import PerMember, PerMemberOptimizer
+from optimizers.per_member import PerMember, PerMemberOptimizer, zero_member_state_
 from optimizers.registry import create, describe, names, parse_spec, resolve, supports_batching
 from optimizers.signsgd import SignSGD
 
@@ -43,4 +43,5 @@ __all__ = [
     "regularised_step_size",
     "resolve",
     "supports_batching",
+    "zero_member_state_",
 ]

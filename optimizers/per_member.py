@@ -139,6 +139,21 @@ class PerMemberOptimizer(Optimizer):
         return {**super().__getstate__(), "children": self.children}
 
 
+@torch.no_grad()
+def zero_member_state_(optimizer: Optimizer, params: Sequence[torch.Tensor], k: int) -> None:
+    """Zero member ``k``'s entries of every optimizer state tensor shaped like its batched
+    parameter (any optimizer, composites and :class:`PerMemberOptimizer` included): what a
+    member that diverged needs so that its non-finite state cannot move it again."""
+    if isinstance(optimizer, PerMemberOptimizer):
+        optimizer.zero_member_(k)
+        return
+    for state in _states(optimizer):
+        for p in params:
+            for value in state.get(p, {}).values():
+                if torch.is_tensor(value) and value.shape == p.shape:
+                    value[k] = 0
+
+
 def _view(p: torch.Tensor, start: int, stop: int) -> nn.Parameter:
     view = nn.Parameter(p.detach()[start:stop], requires_grad=True)
     view.batch_dims = batch_dims(p)

@@ -63,6 +63,15 @@ import numpy as np
 from studies import families
 from studies.spec import Outcome, Study, TrialSpec, derive_seed
 
+#: a grids key FAMILY/mlp applies to every mlp:SPEC learner
+NEURAL_KEY = "mlp"
+DEVICES = ("cpu", "cuda")
+CHECK_OPTIONS = ("n_elements", "seeds", "init_draws", "steps")
+#: the options of every mlp:SPEC learner (learners.sample.mlp.MLPLearner); see the module docstring
+DEFAULT_MLP: dict[str, Any] = {
+    "width": 32, "depth": 2, "init": "gaussian", "activation": "relu", "steps": 300, "eval_every": 10,
+    "patience": 6, "grid": [0.1, 0.316, 1.0, 3.16, 10.0, 31.6, 100.0], "dtype": "float32",
+}
 #: training data per learner.fit call are kept below this many floats (memory)
 _CHUNK_FLOATS = 2 ** 24
 _GRID_KEYS = ("n", "m", "trials")
@@ -94,6 +103,31 @@ def _curves(family: str, n: list[int], m: list[int], dense_n: list[int], dense_m
     return grids
 
 
+_M_NEURAL = [40, 80, 160, 320, 640, 1280]
+_M_NEURAL_TWIN = [40, 160, 640]
+_NEURAL_TRIALS = 16
+
+
+def _neural_grids() -> dict[str, dict[str, Any]]:
+    def grid(n, m):
+        return {"n": list(n), "m": list(m), "trials": _NEURAL_TRIALS}
+
+    return {
+        f"ng-one/{NEURAL_KEY}": grid([8, 16, 32, 64], _M_NEURAL),
+        f"rotated-ng-one/{NEURAL_KEY}": grid([8, 32], _M_NEURAL_TWIN),
+        f"gaussian-threshold/{NEURAL_KEY}": grid([8, 16, 32], _M_NEURAL),
+        f"rotated-gaussian-threshold/{NEURAL_KEY}": grid([8, 32], _M_NEURAL_TWIN),
+        f"hadamard/{NEURAL_KEY}": grid([16, 32, 64], [4, 8, 12, 15, 24, 31, 48, 63]),
+        f"rotated-hadamard/{NEURAL_KEY}": grid([32], [4, 8, 12, 15, 24, 31]),
+        f"sparse-parity/{NEURAL_KEY}": grid([8, 16, 32], [80, 320, 1280]),
+        f"sparse-parity-2/{NEURAL_KEY}": grid([8, 16, 32], [40, 160, 640]),
+        f"staircase/{NEURAL_KEY}": grid([8, 16, 32], [40, 160, 640]),
+        # curves of the linear learners only (an empty n leaves a pair out)
+        f"ng-three/{NEURAL_KEY}": grid([], []),
+        f"ng-decay/{NEURAL_KEY}": grid([], []),
+    }
+
+
 DEFAULT_GRIDS: dict[str, dict[str, Any]] = {
     **_gaussian_grids("ng-one", _N_SPARSE, _N_DENSE),
     **_gaussian_grids("gaussian-threshold", _N_THIN, _N_DENSE),
@@ -105,20 +139,52 @@ DEFAULT_GRIDS: dict[str, dict[str, Any]] = {
               [20, 40, 80, 160, 320, 640, 1280]),
     "hadamard": {"n": [16, 32, 64, 128, 256], "m": [4, 6, 8, 12, 15, 24, 31, 48, 63, 96, 127, 192, 255]},
     "sparse-parity": {"n": [10, 20, 40], "m": [20, 80, 320, 1280], "trials": 50},
+    "sparse-parity-2": {"n": [10, 40], "m": [80, 320, 1280], "trials": 30},
     "staircase": {"n": [10, 20, 40], "m": [20, 80, 320, 1280], "trials": 50},
+    **_gaussian_grids("rotated-gaussian-threshold", [10, 100, 1000], [10, 40, 160]),
+    # the neural learners (every mlp:SPEC): 20 trials a point, n up to what 2 cores afford
+    **_neural_grids(),
 }
 DEFAULT_FAMILIES = ["ng-one", "ng-three", "ng-decay", "gaussian-threshold", "hadamard", "sparse-parity",
                     "staircase", "rotated-ng-one", "rotated-hadamard"]
-DEFAULT_LEARNERS = ["l1-logistic", "l2-logistic", "ridge", "spindly"]
+#: the neural configuration adds sparse parity of degree 2 and the rotated threshold twin
+NEURAL_FAMILIES = ["ng-one", "gaussian-threshold", "hadamard", "sparse-parity", "sparse-parity-2", "staircase",
+                   "rotated-ng-one", "rotated-gaussian-threshold", "rotated-hadamard"]
+CLASSIC_LEARNERS = ["l1-logistic", "l2-logistic", "ridge", "spindly"]
+#: the seed's question: rotation-equivariant (sgd, momentum, agd, muon with Gaussian init) against
+#: coordinate-wise (adam, signsgd, lion) and per-layer rules (Adam on the input layer only, or elsewhere)
+NEURAL_LEARNERS = ["mlp:sgd", "mlp:momentum", "mlp:adam", "mlp:signsgd", "mlp:lion", "mlp:agd", "mlp:muon",
+                   "mlp:layers: [adam, sgd]", "mlp:layers: [sgd, adam]"]
+#: the neural learners are not in the default yet: their full grid is not calibrated to the 45-minute
+#: budget (see studies/configs/sample_complexity_neural.toml and docs/sample_complexity_neural.md)
+DEFAULT_LEARNERS = list(CLASSIC_LEARNERS)
+#: the pseudo-family of the checker's trials: one per neural learner, its rotation verdict
+CHECK_FAMILY = "rotation-check"
+CHECK_GROUP = "orthogonal"
 
 
 # ---------------------------------------------------------------------------- learners (learners.sample)
 
 
 def learner_names() -> list[str]:
+    """The classic learners (``mlp:SPEC`` takes any optimizer spec)."""
     from learners import sample
 
     return list(sample.names())
+
+
+def is_neural(name: str) -> bool:
+    from learners import sample
+
+    return sample.is_neural(name)
+
+
+def is_learner(name: str) -> bool:
+    return name in learner_names() or (is_neural(name) and bool(name.partition(":")[2].strip()))
+
+
+def accepted_learners() -> str:
+    return ", ".join(learner_names()) + ", mlp:SPEC (SPEC any optimizer spec, e.g. mlp:adam)"
 
 
 def make_learner(name: str, **options: Any):
@@ -145,6 +211,13 @@ class SampleComplexity(Study):
         "parity_degree": 3,
         "staircase_degree": 3,
         "hadamard_column": 1,
+        # the neural learners mlp:SPEC (learners.sample.mlp): these options for all of them,
+        # learner_options."mlp:SPEC" on top for one
+        "mlp": dict(DEFAULT_MLP),
+        "device": "cpu",
+        # one checker run per neural learner: its verdict for the rotation group, for the report
+        "check_rotation": True,
+        "check_options": {"n_elements": 3, "seeds": 32, "init_draws": 256},
     }
     quick: ClassVar[dict[str, Any]] = {
         "trials": 30,
@@ -163,17 +236,29 @@ class SampleComplexity(Study):
             "ng-decay": {"n": [10, 100], "m": [40, 160]},
             "hadamard": {"n": [16, 64], "m": [4, 8, 16, 32, 48, 63]},
             "sparse-parity": {"n": [10], "m": [40, 320]},
+            "sparse-parity-2": {"n": [10], "m": [40, 320]},
             "staircase": {"n": [10], "m": [40, 320]},
+            "rotated-gaussian-threshold": {"n": [10, 100], "m": [20, 80]},
+            "rotated-gaussian-threshold/l2-logistic": {"n": [10], "m": [20, 80, 320]},
+            "rotated-gaussian-threshold/ridge": {"n": [10], "m": [20, 80, 320]},
+            **{f"{family}/{NEURAL_KEY}": {"n": [8], "m": [40, 320], "trials": 8}
+               for family in ("sparse-parity", "sparse-parity-2", "staircase", "rotated-gaussian-threshold")},
+            f"rotated-hadamard/{NEURAL_KEY}": {"n": [16], "m": [4, 8, 15], "trials": 8},
+            f"ng-one/{NEURAL_KEY}": {"n": [8, 16, 32], "m": [40, 160, 640], "trials": 8},
+            f"rotated-ng-one/{NEURAL_KEY}": {"n": [8], "m": [40, 160, 640], "trials": 8},
+            f"gaussian-threshold/{NEURAL_KEY}": {"n": [8, 32], "m": [40, 160, 640], "trials": 8},
+            f"hadamard/{NEURAL_KEY}": {"n": [16], "m": [4, 8, 15], "trials": 8},
         },
+        "mlp": {**DEFAULT_MLP, "steps": 200},
+        "check_options": {"n_elements": 2, "seeds": 16, "init_draws": 64},
     }
-    design_keys = frozenset({"families", "learners", "trials", "grids"})
+    design_keys = frozenset({"families", "learners", "trials", "grids", "check_rotation"})
     max_batch = 100
 
     # ------------------------------------------------------------------ config
     def validate(self, config: Mapping[str, Any]) -> None:
         names = _distinct_names(config, "families", "family", families.is_known, families.accepted())
-        known = learner_names()
-        learners = _distinct_names(config, "learners", "learner", lambda x: x in known, ", ".join(known))
+        learners = _distinct_names(config, "learners", "learner", is_learner, accepted_learners())
         for key in ("trials", "parity_degree", "staircase_degree", "hadamard_column"):
             if config[key] < 1:
                 raise ValueError(f"{key} must be at least 1, got {config[key]}")
@@ -182,6 +267,18 @@ class SampleComplexity(Study):
                              f"got {config['test_points']}")
         if not (math.isfinite(config["epsilon"]) and config["epsilon"] > 0):
             raise ValueError(f"epsilon must be a positive number, got {config['epsilon']}")
+        if not isinstance(config["mlp"], Mapping):
+            raise ValueError(f"mlp must be a table of options for the mlp:SPEC learners, got {config['mlp']!r}")
+        if config["device"] not in DEVICES:
+            raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {config['device']!r}")
+        if config["device"] == "cuda":
+            import torch
+
+            if not torch.cuda.is_available():
+                raise ValueError("device 'cuda' asked for, but torch sees no CUDA device here; use device = 'cpu'")
+        if not isinstance(config["check_options"], Mapping) or set(config["check_options"]) - set(CHECK_OPTIONS):
+            raise ValueError(f"check_options must be a table with keys among {', '.join(CHECK_OPTIONS)}, "
+                             f"got {config['check_options']!r}")
         options = config["learner_options"]
         for learner, opts in options.items():
             if learner not in learners:
@@ -189,7 +286,7 @@ class SampleComplexity(Study):
             if not isinstance(opts, Mapping):
                 raise ValueError(f"learner_options.{learner} must be a table of options, got {opts!r}")
         tasks = {name: self.learner(config, name).tasks for name in learners}
-        _check_grid_keys(config["grids"], known)
+        _check_grid_keys(config["grids"])
         pairs = 0
         for name in names:
             family = self.family(config, name)
@@ -220,12 +317,15 @@ class SampleComplexity(Study):
         return families.get(name, seed=config["seed"], **options)
 
     def learner(self, config: Mapping[str, Any], name: str):
-        return make_learner(name, **dict(config["learner_options"].get(name, {})))
+        options = {**config["mlp"], "device": config["device"]} if is_neural(name) else {}
+        return make_learner(name, **options, **dict(config["learner_options"].get(name, {})))
 
     def grid(self, config: Mapping[str, Any], family: str, learner: str) -> dict[str, Any]:
         """The grid {n, m, trials} of (family, learner): see the module docstring for the lookup order."""
         base = families.base_name(family)
-        keys = [f"{family}/{learner}", family, f"{base}/{learner}", base]
+        neural = [f"{family}/{NEURAL_KEY}"] if is_neural(learner) else []
+        neural_base = [f"{base}/{NEURAL_KEY}"] if is_neural(learner) else []
+        keys = [f"{family}/{learner}", *neural, family, f"{base}/{learner}", *neural_base, base]
         for grids in (config["grids"], DEFAULT_GRIDS):
             for key in keys:
                 if key in grids:
@@ -248,9 +348,13 @@ class SampleComplexity(Study):
                         if family.usable(n, m):
                             cells.append((name, learner, n, m, grid["trials"]))
         # the most expensive cells first, so that parallel workers finish together
-        cells.sort(key=lambda c: -_cost(c[2], c[3]) * c[4])
-        return [{"family": f, "learner": lr, "n": n, "m": m, "rep": rep}
-                for (f, lr, n, m, reps) in cells for rep in range(reps)]
+        cells.sort(key=lambda c: -_cost(c[1], c[2], c[3], config) * c[4])
+        trials = [{"family": f, "learner": lr, "n": n, "m": m, "rep": rep}
+                  for (f, lr, n, m, reps) in cells for rep in range(reps)]
+        if config["check_rotation"]:
+            trials += [{"family": CHECK_FAMILY, "learner": lr, "n": 0, "m": 0, "rep": 0}
+                       for lr in config["learners"] if is_neural(lr)]
+        return trials
 
     def batch_key(self, coords: Mapping[str, Any]) -> tuple:
         return (coords["family"], coords["learner"], coords["n"], coords["m"])
@@ -267,9 +371,10 @@ class SampleComplexity(Study):
         if any(self.batch_key(t.coords) != key for t in batch):
             raise ValueError("run_batch needs trials that share (family, learner, n, m)")
         name, learner_name, n, m = key
+        if name == CHECK_FAMILY:
+            return [self.check_rotation(config, learner_name) for _ in batch]
         family = self.family(config, name)
         learner = self.learner(config, learner_name)
-        fit_seed = derive_seed(config["seed"], self.name, "fit", *key)
         common = {
             "bayes_risk": float(family.bayes_risk(n)),
             "metric": family.metric,
@@ -283,11 +388,27 @@ class SampleComplexity(Study):
         for start in range(0, len(batch), size):
             chunk = batch[start:start + size]
             data_seeds, test_seeds = zip(*(self.seeds(config, t.coords) for t in chunk))
+            fit_seeds = [derive_seed(config["seed"], self.name, "fit", *key, t.coords["rep"]) for t in chunk]
             X, y = family.sample(n, m, list(data_seeds))
-            fit = learner.fit(X, y, task=family.task, seed=fit_seed)
+            fit = learner.fit(X, y, task=family.task, seed=fit_seeds)
             risk = family.risk(n, fit, list(test_seeds))
             outcomes += _outcomes(fit, risk, common)
         return outcomes
+
+
+    def check_rotation(self, config: Mapping[str, Any], learner_name: str) -> Outcome:
+        """The checker's verdict for the rotation group on the learner's optimizer, trained in the
+        checker's MLP with the learner's initialisation, width and depth (invariance.checker)."""
+        from invariance.checker import check_equivariance
+
+        learner = self.learner(config, learner_name)
+        report = check_equivariance(learner.optimizer, [CHECK_GROUP], seed=config["seed"], init=learner.init,
+                                    width=learner.width, depth=learner.depth, **dict(config["check_options"]))
+        result = report.results[CHECK_GROUP]
+        return Outcome("ok", {"rotation_verdict": result.verdict, "coupled_verdict": result.coupled_verdict,
+                              "init_verdict": result.init_verdict,
+                              "distributional_verdict": result.distributional_verdict,
+                              "check": report.to_dict()["groups"][CHECK_GROUP]})
 
 
 def _outcomes(fit, risk: np.ndarray, common: dict[str, Any]) -> list[Outcome]:
@@ -321,9 +442,14 @@ def _scalar(value: Any) -> Any:
     return value.item() if value.ndim == 0 else value.tolist()
 
 
-def _cost(n: int, m: int) -> float:
-    """A rough cost model of one trial (a solve on 0.7m × n data), for scheduling only."""
+def _cost(learner: str, n: int, m: int, config: Mapping[str, Any]) -> float:
+    """A rough cost model of one trial, for scheduling only: a solve on 0.7m × n data, or
+    for a network, grid × steps × m × (n + width) × width."""
     m_fit = 0.7 * m
+    if is_neural(learner):
+        options = {**DEFAULT_MLP, **config["mlp"], **config["learner_options"].get(learner, {})}
+        width = options["width"]
+        return len(options["grid"]) * options["steps"] * m * (n + width * (options["depth"] - 1)) * width
     return m_fit * n * min(n, m_fit) + m * n
 
 
@@ -339,17 +465,20 @@ def _distinct_names(config: Mapping[str, Any], key: str, singular: str, known, a
     return values
 
 
-def _check_grid_keys(grids: Mapping[str, Any], learners: Sequence[str]) -> None:
+def _check_grid_keys(grids: Mapping[str, Any]) -> None:
     for key, entry in grids.items():
         family, _, learner = key.partition("/")
         if not families.is_known(family):
             raise ValueError(f"grids.{key}: unknown family {family!r}; accepted: {families.accepted()}")
-        if learner and learner not in learners:
-            raise ValueError(f"grids.{key}: unknown learner {learner!r}; accepted: {', '.join(learners)}")
+        if learner and learner != NEURAL_KEY and not is_learner(learner):
+            raise ValueError(f"grids.{key}: unknown learner {learner!r}; accepted: {accepted_learners()} "
+                             f"or {NEURAL_KEY!r} (every mlp:SPEC learner)")
         if not isinstance(entry, Mapping) or not {"n", "m"} <= set(entry) or set(entry) - set(_GRID_KEYS):
             raise ValueError(f"grids.{key} must be a table with keys n, m (and optionally trials), got {entry!r}")
         for axis in ("n", "m"):
             values = entry[axis]
+            if not values and isinstance(values, list) and not entry["n"]:
+                continue  # n = [] leaves the pair out
             if (not isinstance(values, list) or not values or len(set(values)) != len(values)
                     or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values)):
                 raise ValueError(f"grids.{key}.{axis} must be a list of distinct positive ints, got {values!r}")

@@ -159,7 +159,7 @@ CASES = [
     ("set bad int", lambda f: ["run", TOY, "--set", "reps=x"], ["bad value for 'reps'", "not a int"]),
     ("set out of range", lambda f: ["run", TOY, "--set", "reps=0"], ["reps must be at least 1, got 0"]),
     ("set list for float", lambda f: ["run", TOY, "--set", "scale=[1, 2]"], ["bad value for 'scale'", "not a float"]),
-    ("set bad seed count", lambda f: _opt("seeds=1.5"), ["bad value for 'seeds'", "not a int (default: 3)"]),
+    ("set bad seed count", lambda f: _opt("seeds=1.5"), ["bad value for 'seeds'", "not a int (default: 5)"]),
     # ---- optimizer specs and import paths
     ("unknown optimizer", lambda f: _opt("deep_optimizers=[agd, sgdd]"), ["deep_optimizers", "'sgdd'"]),
     ("optimizer bad literal", lambda f: _opt("deep_optimizers=[adam(lr=oops)]"),

@@ -67,7 +67,7 @@ def many(family, n, m, trials=1, seed=0):
 
 def test_names_and_errors():
     assert families.names() == ["ng-one", "ng-three", "ng-decay", "gaussian-threshold", "hadamard",
-                                "sparse-parity", "staircase"]
+                                "sparse-parity", "sparse-parity-2", "staircase"]
     for name in families.names():
         fam = families.get(name)
         assert fam.name == name and fam.metric == ("square" if name == "hadamard" else "zero_one")

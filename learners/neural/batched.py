@@ -98,6 +98,30 @@ class BatchedMLP(nn.Module):
             for i in range(len(members[0].layers))
         )
 
+    def _with_layers(self, layers: list[tuple[torch.Tensor, torch.Tensor | None]], seeds: list) -> "BatchedMLP":
+        """A network of this architecture holding the given (weight, bias) stacks (copied)."""
+        batched = type(self).__new__(type(self))
+        nn.Module.__init__(batched)
+        for name, value in self.architecture().items():
+            setattr(batched, name, value)
+        batched.act, batched.init, batched.seeds, batched.num_members = self.act, self.init, list(seeds), len(seeds)
+        batched.layers = nn.ModuleList(BatchedLinear(w.detach().clone(), None if b is None else b.detach().clone())
+                                       for w, b in layers)
+        return batched
+
+    def repeated(self, times: int) -> "BatchedMLP":
+        """``times`` copies of every member, copy-major: member j·K + k is copy j of member k
+        (e.g. one copy per learning rate of a grid, each starting from the same initialisation)."""
+        layers = [(layer.weight.repeat(times, 1, 1), None if layer.bias is None else layer.bias.repeat(times, 1))
+                  for layer in self.layers]
+        return self._with_layers(layers, self.seeds * times)
+
+    def select(self, members) -> "BatchedMLP":
+        """The members at the given indices (in that order), as a new batched network."""
+        index = torch.as_tensor(list(members), dtype=torch.long, device=self.layers[0].weight.device)
+        layers = [(layer.weight[index], None if layer.bias is None else layer.bias[index]) for layer in self.layers]
+        return self._with_layers(layers, [self.seeds[int(k)] for k in index])
+
     @property
     def first_layer(self) -> BatchedLinear:
         return self.layers[0]

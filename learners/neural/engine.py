@@ -385,15 +385,9 @@ class _Loop:
     @torch.no_grad()
     def _zero_member(self, k: int) -> None:
         """Clear a diverged member's non-finite values so they cannot reach anything else."""
-        if isinstance(self.optimizer, optimizers.PerMemberOptimizer):
-            self.optimizer.zero_member_(k)
-        states = list(_optimizer_states(self.optimizer))
+        optimizers.zero_member_state_(self.optimizer, self.parameters, k)
         for p in self.parameters:
             p[k] = 0
-            for state in states:
-                for value in state.get(p, {}).values():
-                    if torch.is_tensor(value) and value.shape == p.shape:
-                        value[k] = 0
 
     def _freeze(self) -> None:
         self.frozen = torch.as_tensor(~self.active, device=self.device)
@@ -463,14 +457,6 @@ class _Loop:
                                        steps=int(self.steps_done[k]), history=history,
                                        best_epoch=self.best_epoch[k], stopped_early=self.stopped_early[k]))
         return results
-
-
-def _optimizer_states(optimizer: torch.optim.Optimizer):
-    """Every per-parameter state mapping, including those of a composite's children."""
-    yield optimizer.state
-    if isinstance(optimizer, optimizers.CompositeOptimizer):
-        for child in optimizer.children:
-            yield from _optimizer_states(child)
 
 
 def _plain(value):

@@ -10,10 +10,12 @@ trial's examples, kept where the metric on the last 30 % is lowest (0/1 error fo
 classification, mean square loss for regression); the reported model is the one fitted on
 the first 70 %. Learners (:func:`describe`): ``l1-logistic``, ``l2-logistic``
 (:mod:`~learners.sample.logistic`), ``ridge`` (:mod:`~learners.sample.ridge`) and
-``spindly`` (:mod:`~learners.sample.spindly`).
+``spindly`` (:mod:`~learners.sample.spindly`), and ``mlp:SPEC``, a network trained by any
+optimizer spec (:mod:`~learners.sample.mlp`).
 """
 
 from learners.sample.base import METRICS, TASKS, BatchFit, SampleLearner
-from learners.sample.registry import describe, make, names
+from learners.sample.registry import accepted, describe, is_known, is_neural, make, names
 
-__all__ = ["METRICS", "TASKS", "BatchFit", "SampleLearner", "describe", "make", "names"]
+__all__ = ["METRICS", "TASKS", "BatchFit", "SampleLearner", "accepted", "describe", "is_known", "is_neural", "make",
+           "names"]

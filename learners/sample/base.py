@@ -79,16 +79,17 @@ class SampleLearner:
 
     def fit(self, X: Any, y: Any, task: str = "classification", seed: int = 0) -> BatchFit:
         """Fit T trials: X (T, m, n), y (T, m) (classification: labels in {0, 1}; regression:
-        real targets). ``seed`` seeds the learner's own randomness (if it has any)."""
+        real targets). ``seed`` seeds the learner's own randomness (if it has any): one int,
+        or a list of T ints (one per trial, so that a trial's fit does not depend on which
+        other trials share the call)."""
         if task not in TASKS:
             raise ValueError(f"unknown task {task!r}; accepted: {', '.join(TASKS)}")
         if task not in self.tasks:
             raise ValueError(f"learner {self.name!r} does not do {task}; it does {', '.join(sorted(self.tasks))}")
-        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-            raise ValueError(f"seed must be an int, got {seed!r}")
         X, y = check_data(X, y, task)
+        seed = _check_seed(seed, X.shape[0])
         holdout_size(X.shape[1], self.holdout)  # m >= 2: one example on each side at least
-        return self._fit(X, y, task, int(seed))
+        return self._fit(X, y, task, seed)
 
     def _fit(self, X: torch.Tensor, y: torch.Tensor, task: str, seed: int) -> BatchFit:
         raise NotImplementedError
@@ -97,6 +98,17 @@ class SampleLearner:
         """(X_fit, y_fit, X_hold, y_hold): the first and the last ``holdout`` part of each trial."""
         n_fit = X.shape[1] - holdout_size(X.shape[1], self.holdout)
         return X[:, :n_fit], y[:, :n_fit], X[:, n_fit:], y[:, n_fit:]
+
+
+def _check_seed(seed: Any, T: int) -> int | list[int]:
+    def is_int(value: Any) -> bool:
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+    if is_int(seed):
+        return int(seed)
+    if isinstance(seed, (list, tuple, np.ndarray)) and len(seed) == T and all(is_int(s) for s in seed):
+        return [int(s) for s in seed]
+    raise ValueError(f"seed must be an int or a list of {T} ints (one per trial), got {seed!r}")
 
 
 def check_data(X: Any, y: Any, task: str) -> tuple[torch.Tensor, torch.Tensor]:

@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from studies.families.base import Family
 from studies.families.hadamard import Hadamard
-from studies.families.hypercube import SparseParity, Staircase
+from studies.families.hypercube import SparseParity, SparseParity2, Staircase
 from studies.families.ng import NgFamily
 from studies.families.rotated import PREFIX, Rotated
 from studies.families.threshold import GaussianThreshold
@@ -31,6 +31,8 @@ _BUILDERS: dict[str, tuple[Callable[..., Family], tuple[str, ...], str]] = {
     "gaussian-threshold": (GaussianThreshold, GaussianThreshold.options, "x ~ N(0, I), y = 1{x1 >= t}, noiseless"),
     "hadamard": (Hadamard, Hadamard.options, "rows of a Hadamard matrix, one column as target, square loss"),
     "sparse-parity": (SparseParity, SparseParity.options, "x uniform on {±1}^n, y = parity of k coordinates"),
+    "sparse-parity-2": (SparseParity2, SparseParity2.options,
+                        "sparse parity of degree 2 (sparse-parity's degree is an option, 3 in the study)"),
     "staircase": (Staircase, Staircase.options, "x uniform on {±1}^n, y = sign(x1 + x1x2 + ... + x1...xk)"),
 }
 

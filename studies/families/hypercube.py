@@ -101,6 +101,17 @@ class SparseParity(_Hypercube):
         return np.prod(X[..., :self.k], axis=-1) > 0
 
 
+class SparseParity2(SparseParity):
+    """Sparse parity of degree 2: ``sparse-parity`` with k = 2 under a name of its own, so that
+    a study can run both degrees (the data seeds follow the family's name)."""
+
+    name = "sparse-parity-2"
+    options = tuple(o for o in SparseParity.options if o != "k")
+
+    def __init__(self, **options):
+        super().__init__(k=2, **options)
+
+
 class Staircase(_Hypercube):
     name = "staircase"
 
