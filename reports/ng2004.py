@@ -12,6 +12,9 @@ Outputs (in ``out_dir``):
   (:mod:`reports.mstar`), and ``growth.csv/.md`` — the growth law of each
   learner's m*(n) (:mod:`reports.growth`: logarithmic, polynomial/linear with the
   exponent's interval, or undetermined), drawn on the m* figure;
+* ``edges.csv`` — ``setting,penalty,metric,n,m,edge_share``: the share of trials whose λ
+  chosen by ``metric`` sits at an edge of the grid (the study's ``edge_<metric>`` flags), and
+  ``edges.md`` the largest share per metric and every cell above 1 % with 95 % intervals;
 * ``status.md`` — trials per status (diverged or failed trials are counted,
   never silently dropped).
 """
@@ -35,6 +38,61 @@ METRICS = ("zero_one", "log_loss")
 #: the rows of Ng's Figure 1: (metric, m)
 FIGURE_ROWS = (("zero_one", 100), ("log_loss", 100), ("zero_one", 200))
 METRIC_LABELS = {"zero_one": "0/1 error", "log_loss": "log loss"}
+
+
+#: an edge share above this is listed cell by cell in edges.md
+EDGE_LIMIT = 0.01
+EDGE_KEYS = ["setting", "penalty", "metric", "n", "m"]
+
+
+def edges(df: pd.DataFrame, flag: str = "edge") -> pd.DataFrame:
+    """Share of ok trials whose chosen λ sits at an edge, per (setting, penalty, metric, n, m):
+    the mean of the ``<flag>_<metric>`` columns with its 95 % interval in [0, 1]
+    (``reports.stats.summarise``). Empty when no such column is stored."""
+    ok = df[df.status == "ok"]
+    parts = [ok[["setting", "penalty", "n", "m"]].assign(metric=metric, value=ok[f"{flag}_{metric}"].astype(float))
+             for metric in METRICS if f"{flag}_{metric}" in ok]
+    if not parts:
+        return pd.DataFrame(columns=[*EDGE_KEYS, "edge_share", "ci_low", "ci_high", "trials"])
+    table = summarise(pd.concat(parts, ignore_index=True), EDGE_KEYS, "value", bounds=(0.0, 1.0))
+    return table.rename(columns={"mean": "edge_share"})
+
+
+def edges_markdown(shares: pd.DataFrame, ties: pd.DataFrame, grid: str) -> str:
+    """The edges section: the largest share per metric and every cell above :data:`EDGE_LIMIT`."""
+    summary = []
+    for metric in METRICS:
+        part = shares[shares.metric == metric]
+        if part.empty:
+            continue
+        worst = part.loc[part.edge_share.idxmax()]
+        tie = ties[ties.metric == metric]
+        summary.append({"metric": metric, "cells": len(part),
+                        "max edge share": format_ci(worst.edge_share, worst.ci_low, worst.ci_high),
+                        "at": f"{worst.setting}/{worst.penalty}/n={worst.n}/m={worst.m}",
+                        f"cells above {EDGE_LIMIT:.0%}": int((part.edge_share > EDGE_LIMIT).sum()),
+                        "max top-edge tie share": float(tie.edge_share.max()) if not tie.empty else float("nan")})
+    above = shares[shares.edge_share > EDGE_LIMIT].sort_values(["metric", "edge_share"], ascending=[True, False])
+    above = above.assign(edge_share=[format_ci(a, b, c) for a, b, c in zip(above.edge_share, above.ci_low,
+                                                                         above.ci_high)])
+    text = ("## Selected λ at an edge of the grid\n\n"
+            f"{grid}A trial's λ chosen by a metric is at an edge when it is the grid's smallest, or its largest "
+            "with a hold-out value strictly below the next λ's (a larger λ might be better still). A largest λ "
+            "chosen by a tie with the next one is a plateau resolved by the tie rule (larger λ on ties; e.g. "
+            "L1's all-zero model, or L2's 0/1 error once the signs stop changing) and is not counted: its "
+            "share is the last column. Shares: mean [95 % CI] over trials.\n\n" + to_markdown(pd.DataFrame(summary)))
+    text += f"\n### Cells with an edge share above {EDGE_LIMIT:.0%}\n\n"
+    text += (to_markdown(above[[*EDGE_KEYS, "edge_share", "trials"]]) if not above.empty else "None.\n")
+    return text
+
+
+def _grid_text(df: pd.DataFrame) -> str:
+    config = df["config"].iloc[0] if "config" in df and len(df) else {}
+    keys = ("lambda_max", "lambda_min", "lambdas_per_decade")
+    if not isinstance(config, dict) or not all(k in config for k in keys):
+        return ""
+    return (f"Grid: λ from {config['lambda_max']:g} down to {config['lambda_min']:g}, "
+            f"{config['lambdas_per_decade']} per decade. ")
 
 
 def curves(df: pd.DataFrame) -> pd.DataFrame:
@@ -127,6 +185,14 @@ def write(df: pd.DataFrame, out_dir: Path) -> list[Path]:
 
     bayes = float(df["bayes_error"].dropna().iloc[0]) if "bayes_error" in df and df["bayes_error"].notna().any() else None
     paths += save(figure1(points, bayes), out_dir, "figure1")
+
+    shares = edges(df)
+    if not shares.empty:
+        edges_path = out_dir / "edges.csv"
+        shares[[*EDGE_KEYS, "edge_share"]].to_csv(edges_path, index=False)
+        edges_md = out_dir / "edges.md"
+        edges_md.write_text(edges_markdown(shares, edges(df, "top_tie"), _grid_text(df)))
+        paths += [edges_path, edges_md]
 
     ok = df[df.status == "ok"]
     estimate = mstar.estimate(ok)

@@ -17,7 +17,11 @@ regularisation grid by Ng's hold-out protocol (:func:`learners.logistic.holdout_
 Its metrics are exact expectations over a fresh test point (:mod:`studies.ng_data`):
 ``zero_one``, the 0/1 error of the model chosen by hold-out 0/1 error, and
 ``log_loss``, the log loss of the model chosen by hold-out log loss, with the
-chosen λ's, the numbers of nonzero coefficients and the solver's convergence flags.
+chosen λ's, whether each sits at an edge of the grid (``edge_<metric>``: the smallest λ, or
+the largest with a hold-out value strictly below the next one's; ``top_tie_<metric>``: the
+largest by a tie, a plateau the tie rule resolved — see
+:meth:`learners.logistic.HoldoutResult.at_edge`), the numbers of nonzero coefficients and the
+solver's convergence flags.
 
 Optional ``group``: a group (``invariance.groups`` name) whose random element,
 seeded per dataset, acts on the inputs before fitting — e.g. ``orthogonal``
@@ -67,8 +71,8 @@ class Ng2004(Study):
         "mstar_m_l2": [20, 28, 40, 57, 80, 113, 160, 226, 320, 453, 640, 905, 1280, 1810, 2560],
         "mstar_trials": 100,
         # what each trial computes
-        "lambda_max": 10.0,
-        "lambda_min": 1e-4,
+        "lambda_max": 1000.0,
+        "lambda_min": 1e-6,
         "lambdas_per_decade": 4,
         "holdout": 0.3,
         "refit": False,
@@ -93,6 +97,7 @@ class Ng2004(Study):
         "mstar_n_l2", "mstar_m_l2", "mstar_trials",
     })
     max_batch = 100
+    version = 2  # each trial stores whether its chosen λ's sit at an edge of the grid (edge_*, top_tie_*)
 
     # ------------------------------------------------------------------ config
     def validate(self, config: Mapping[str, Any]) -> None:
@@ -202,6 +207,8 @@ class Ng2004(Study):
         log_loss = ng_data.expected_log_loss(*models["log_loss"], theta)
         zero_one_of_ll = ng_data.expected_zero_one(*models["log_loss"], theta)
         path_converged = result.path.converged.all(1).numpy()
+        edge = {k: result.at_edge(k).numpy() for k in ("zero_one", "log_loss")}
+        top_tie = {k: result.top_tie(k).numpy() for k in ("zero_one", "log_loss")}
         out = []
         for i in range(len(datasets)):
             lam = {k: float(result.lambdas[result.index[k][i]]) for k in ("zero_one", "log_loss")}
@@ -215,6 +222,10 @@ class Ng2004(Study):
                 "lambda_log_loss": lam["log_loss"],
                 "nnz_zero_one": int(np.count_nonzero(result.coef["zero_one"][i].numpy())),
                 "nnz_log_loss": int(np.count_nonzero(result.coef["log_loss"][i].numpy())),
+                "edge_zero_one": bool(edge["zero_one"][i]),
+                "edge_log_loss": bool(edge["log_loss"][i]),
+                "top_tie_zero_one": bool(top_tie["zero_one"][i]),
+                "top_tie_log_loss": bool(top_tie["log_loss"][i]),
                 "holdout_zero_one": float(result.scores["zero_one"][i, result.index["zero_one"][i]]),
                 "holdout_log_loss": float(result.scores["log_loss"][i, result.index["log_loss"][i]]),
                 "converged_zero_one": bool(result.converged["zero_one"][i]),

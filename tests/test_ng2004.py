@@ -61,7 +61,8 @@ def test_quick_grid_contains_ngs_hardest_point():
 
 def test_lambda_grid():
     grid = lambda_grid(config_mod.resolve(STUDY))
-    assert len(grid) == 21 and grid[0] == pytest.approx(10.0) and grid[-1] == pytest.approx(1e-4)
+    # 1e3 down to 1e-6 (issue 12: the old 10 … 1e-4 put λ at an edge too often; reports/ng2004 edges.md)
+    assert len(grid) == 37 and grid[0] == pytest.approx(1e3) and grid[-1] == pytest.approx(1e-6)
     np.testing.assert_allclose(np.diff(np.log10(grid)), -0.25)
 
 

@@ -34,6 +34,36 @@ class HoldoutResult:
     def lambda_(self, metric: str) -> torch.Tensor:
         return self.lambdas[self.index[metric]]
 
+    def at_edge(self, metric: str) -> torch.Tensor:
+        """(B,) bool: the choice by ``metric`` may lie beyond the grid.
+
+        True when the chosen λ is the grid's smallest, or its largest with a hold-out value
+        strictly below the next larger λ's. A choice of the largest λ by a tie with the next one
+        is a plateau that the tie rule resolved (e.g. L1's all-zero model, which every λ above
+        the data's λ_max gives): a larger λ would score the same, so it is not counted
+        (:meth:`top_tie` counts it). A one-value grid is all edge.
+        """
+        top, bottom, next_top = self._ends()
+        chosen = self.index[metric]
+        if next_top is None:
+            return torch.ones_like(chosen, dtype=torch.bool)
+        s = self.scores[metric]
+        return (chosen == bottom) | ((chosen == top) & (s[:, top] < s[:, next_top]))
+
+    def top_tie(self, metric: str) -> torch.Tensor:
+        """(B,) bool: ``metric`` chose the largest λ by a tie with the next larger λ (see :meth:`at_edge`)."""
+        top, _, next_top = self._ends()
+        chosen = self.index[metric]
+        if next_top is None:
+            return torch.zeros_like(chosen, dtype=torch.bool)
+        s = self.scores[metric]
+        return (chosen == top) & (s[:, top] == s[:, next_top])
+
+    def _ends(self) -> tuple[int, int, int | None]:
+        """Grid positions of the largest λ, the smallest λ and the second largest (None if K = 1)."""
+        order = torch.argsort(self.lambdas, descending=True, stable=True).tolist()
+        return order[0], order[-1], (order[1] if len(order) > 1 else None)
+
 
 def holdout_select(X: Any, y: Any, penalty: str = "l1", lambdas: Sequence[float] | None = None, *,
                    holdout: float = 0.3, metrics: Sequence[str] = METRICS, refit: bool = False,
