@@ -1,0 +1,95 @@
+"""Benchmark: the neural part of the sample-complexity study, batched against a plain loop.
+
+One study cell (T trials × a grid of L step sizes = K networks, each on its own training set,
+full batch, a fixed number of steps, hold-out evaluated every ``eval_every`` steps) trained
+(a) as one batched computation (``learners.neural.fullbatch`` with ``optimizers.PerMember``)
+and (b) by a plain sequential PyTorch loop: one ``MLP`` at a time, the same optimizer spec, the
+same steps and evaluations. Both run on one thread (as each study worker does); the achieved
+GFLOP/s (6 · multiply-adds of forward + backward per row and step) is compared with the peak of
+a 2048 × 2048 ``torch.mm`` measured in the same run, on the same thread count.
+
+    python benchmarks/bench_sample_neural.py [--spec adam] [--trials 16] [--n 32] [--m 640] [--steps 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import torch
+
+import optimizers
+from learners.neural import BatchedMLP
+from learners.neural.fullbatch import member_losses, train_full_batch
+from optimizers.step_size import scale_step_size
+
+GRID = (0.1, 0.316, 1.0, 3.16, 10.0, 31.6, 100.0)
+
+
+def plain_loop(models, specs, data, steps, eval_every):
+    """Each network alone: the loop a user would write without batching."""
+    X, y, Xh, yh = data
+    for k, (model, spec) in enumerate(zip(models, specs)):
+        opt = optimizers.create(spec, model)
+        for step in range(1, steps + 1):
+            loss = torch.nn.functional.softplus(-(2 * y[k] - 1) * model(X[k])[:, 0]).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if step % eval_every == 0:
+                with torch.no_grad():
+                    member_losses(model(Xh[k])[None, :, 0], yh[k][None], "logistic")
+
+
+def mm_peak(size=2048, repeats=5) -> float:
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b
+    best = min(_timed(lambda: a @ b) for _ in range(repeats))
+    return 2 * size ** 3 / best / 1e9
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spec", default="adam")
+    parser.add_argument("--trials", type=int, default=16)
+    parser.add_argument("--n", type=int, default=32)
+    parser.add_argument("--m", type=int, default=640)
+    parser.add_argument("--width", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--eval-every", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    T, L = args.trials, len(GRID)
+    K = T * L
+    m_fit = args.m - round(0.3 * args.m)
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(T, args.m, args.n, generator=g)
+    y = (X[..., 0] > 0).float()
+    data = [t.repeat(L, *[1] * (t.dim() - 1)) for t in (X[:, :m_fit], y[:, :m_fit], X[:, m_fit:], y[:, m_fit:])]
+    specs = [scale_step_size(args.spec, f) for f in GRID for _ in range(T)]
+    net = BatchedMLP(args.n, 1, seeds=range(T), width=args.width, depth=2, init="gaussian").repeated(L)
+    plain = [net.member(k) for k in range(K)]
+    peak = mm_peak()
+    batched = _timed(lambda: train_full_batch(net, optimizers.PerMember(specs), *data, loss="logistic",
+                                              steps=args.steps, eval_every=args.eval_every, patience=10 ** 9))
+    loop = _timed(lambda: plain_loop(plain, specs, data, args.steps, args.eval_every))
+    flops = 6 * K * m_fit * (args.n * args.width + args.width + args.width) * args.steps
+    load = os.getloadavg()
+    print(f"spec {args.spec}, K = {T} trials x {L} step sizes = {K} networks, n = {args.n}, m = {args.m} "
+          f"(fit {m_fit}), width {args.width}, {args.steps} steps, {args.threads} thread(s); "
+          f"load average {load[0]:.2f}")
+    print(f"batched {batched:.2f} s, plain loop {loop:.2f} s: {loop / batched:.1f}x")
+    print(f"batched {flops / batched / 1e9:.1f} GFLOP/s vs torch.mm peak {peak:.1f} GFLOP/s "
+          f"= {100 * flops / batched / 1e9 / peak:.0f} %")
+
+
+if __name__ == "__main__":
+    main()
