@@ -98,7 +98,7 @@ class PerMemberOptimizer(Optimizer):
             for parent, view in zip(self.parents, views):
                 view.grad = None if parent.grad is None else parent.grad[start:stop]
             child.step()
-            for i, (parent, view) in enumerate(zip(self.parents, views)):
+            for parent, view in zip(self.parents, views):
                 if view.data_ptr() != parent[start:stop].data_ptr():  # the child rebound p.data
                     parent[start:stop] = view
                     view.data = parent.data[start:stop]

@@ -70,7 +70,7 @@ CHECK_OPTIONS = ("n_elements", "seeds", "init_draws", "steps")
 #: the options of every mlp:SPEC learner (learners.sample.mlp.MLPLearner); see the module docstring
 DEFAULT_MLP: dict[str, Any] = {
     "width": 32, "depth": 2, "init": "gaussian", "activation": "relu", "steps": 300, "eval_every": 10,
-    "patience": 6, "grid": [0.1, 0.316, 1.0, 3.16, 10.0, 31.6, 100.0], "dtype": "float32",
+    "patience": 6, "grid": [0.1, 0.316, 1.0, 3.16, 10.0, 31.6, 100.0], "dtype": "float32",  # = learners.sample.mlp defaults
 }
 #: training data per learner.fit call are kept below this many floats (memory)
 _CHUNK_FLOATS = 2 ** 24
@@ -180,7 +180,9 @@ def is_neural(name: str) -> bool:
 
 
 def is_learner(name: str) -> bool:
-    return name in learner_names() or (is_neural(name) and bool(name.partition(":")[2].strip()))
+    from learners import sample
+
+    return name in learner_names() or (is_neural(name) and sample.is_known(name))
 
 
 def accepted_learners() -> str:
@@ -337,10 +339,11 @@ class SampleComplexity(Study):
     # ------------------------------------------------------------------ the grid
     def trials(self, config: Mapping[str, Any]) -> list[dict[str, Any]]:
         cells = []
+        learners = {name: self.learner(config, name) for name in config["learners"]}
         for name in config["families"]:
             family = self.family(config, name)
             for learner in config["learners"]:
-                if family.task not in self.learner(config, learner).tasks:
+                if family.task not in learners[learner].tasks:
                     continue
                 grid = self.grid(config, name, learner)
                 for n in grid["n"]:
@@ -348,7 +351,7 @@ class SampleComplexity(Study):
                         if family.usable(n, m):
                             cells.append((name, learner, n, m, grid["trials"]))
         # the most expensive cells first, so that parallel workers finish together
-        cells.sort(key=lambda c: -_cost(c[1], c[2], c[3], config) * c[4])
+        cells.sort(key=lambda c: -_cost(learners[c[1]], c[2], c[3]) * c[4])
         trials = [{"family": f, "learner": lr, "n": n, "m": m, "rep": rep}
                   for (f, lr, n, m, reps) in cells for rep in range(reps)]
         if config["check_rotation"]:
@@ -442,14 +445,13 @@ def _scalar(value: Any) -> Any:
     return value.item() if value.ndim == 0 else value.tolist()
 
 
-def _cost(learner: str, n: int, m: int, config: Mapping[str, Any]) -> float:
+def _cost(learner, n: int, m: int) -> float:
     """A rough cost model of one trial, for scheduling only: a solve on 0.7m × n data, or
-    for a network, grid × steps × m × (n + width) × width."""
+    for a network (a learner with a step-size ``grid``), grid × steps × m × (n + width) × width."""
     m_fit = 0.7 * m
-    if is_neural(learner):
-        options = {**DEFAULT_MLP, **config["mlp"], **config["learner_options"].get(learner, {})}
-        width = options["width"]
-        return len(options["grid"]) * options["steps"] * m * (n + width * (options["depth"] - 1)) * width
+    if hasattr(learner, "grid"):
+        width = learner.width
+        return len(learner.grid) * learner.steps * m * (n + width * (learner.depth - 1)) * width
     return m_fit * n * min(n, m_fit) + m * n
 
 

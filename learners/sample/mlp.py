@@ -44,9 +44,9 @@ from optimizers.step_size import scale_step_size, step_size
 from symbench.seeding import derive_seed
 
 PREFIX = "mlp:"
-#: the default grid: 6 factors of the spec's step size, 0.1 … 31.6, √10 apart (the registry's
+#: the default grid: 7 factors of the spec's step size, 0.1 … 100, √10 apart (the registry's
 #: defaults are minibatch step sizes; full-batch training on a few hundred rows takes larger ones)
-DEFAULT_GRID = (0.1, 0.316, 1.0, 3.16, 10.0, 31.6)
+DEFAULT_GRID = (0.1, 0.316, 1.0, 3.16, 10.0, 31.6, 100.0)
 LOSS_OF_TASK = {"classification": "logistic", "regression": "square"}
 #: floats of activations and data per training call (members are split to stay below it)
 MEMBER_FLOATS = 2 ** 26
@@ -86,10 +86,6 @@ class MLPLearner(SampleLearner):
     @property
     def options(self) -> dict[str, Any]:
         return {key: value for key, value in vars(self).items() if not key.startswith("_") and key != "step_sizes"}
-
-    @property
-    def label(self) -> str:
-        return PREFIX + (self.optimizer if isinstance(self.optimizer, str) else repr(self.optimizer))
 
     def _fit(self, X: torch.Tensor, y: torch.Tensor, task: str, seed) -> BatchFit:
         T = X.shape[0]
