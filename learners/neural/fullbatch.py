@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 
 import optimizers
+from learners.neural import relu_gradients
 from learners.neural.batched import BatchedMLP
 from learners.neural.validation import choice, positive_int
 
@@ -105,6 +106,8 @@ class _FullBatchLoop:
         self.steps, self.eval_every, self.patience = steps, eval_every, patience
         self.parameters = list(model.parameters())
         self.optimizer = optimizers.create(optimizer_spec, model)
+        # ReLU networks skip autograd (same gradients, a fraction of the memory traffic)
+        self.by_hand = relu_gradients.supports(model)
         K, device = model.num_members, X.device
         self.best = [p.detach().clone() for p in self.parameters]
         self.best_metric = torch.full((K,), torch.inf, dtype=torch.float64, device=device)
@@ -135,10 +138,13 @@ class _FullBatchLoop:
         return self._result()
 
     def _step(self) -> torch.Tensor:
-        scores = self.model(self.X)[..., 0]
-        losses = member_losses(scores, self.y, self.loss)
-        self.optimizer.zero_grad(set_to_none=True)
-        losses.sum().backward()
+        if self.by_hand:
+            losses = relu_gradients.losses_and_gradients(self.model, self.X, self.y, self.loss)
+        else:
+            scores = self.model(self.X)[..., 0]
+            losses = member_losses(scores, self.y, self.loss)
+            self.optimizer.zero_grad(set_to_none=True)
+            losses.sum().backward()
         if self.frozen is not None:
             for p in self.parameters:
                 if p.grad is not None:
