@@ -60,3 +60,16 @@ def test_only_one_score_relu_networks_qualify():
 def test_chunk_holds_at_least_one_member(monkeypatch):
     monkeypatch.setattr(relu_gradients, "CHUNK_BYTES", 1)
     assert relu_gradients.chunk_size(_network(2, True), 10 ** 6) == 1
+
+
+def test_a_subset_of_members_gets_the_same_gradients_and_the_others_zero():
+    net, (X, y) = _network(3, True), _data("logistic")
+    full = relu_gradients.losses_and_gradients(net, X, y, "logistic")
+    expected = [p.grad.clone() for p in net.parameters()]
+    members = torch.tensor([1, 2, 4])
+    part = relu_gradients.losses_and_gradients(net, X[members], y[members], "logistic", members=members)
+    others = torch.tensor([0, 3, 5])
+    assert torch.equal(part[members], full[members]) and torch.all(part[others] == 0)
+    for (name, p), want in zip(net.named_parameters(), expected):
+        assert torch.allclose(p.grad[members], want[members], rtol=0, atol=TOLERANCE), name
+        assert torch.all(p.grad[others] == 0), f"{name}: a finished member got a gradient"

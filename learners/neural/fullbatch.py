@@ -108,6 +108,9 @@ class _FullBatchLoop:
         self.optimizer = optimizers.create(optimizer_spec, model)
         # ReLU networks skip autograd (same gradients, a fraction of the memory traffic)
         self.by_hand = relu_gradients.supports(model)
+        # the members whose forward and backward passes run (None: all) and their rows
+        self.training_members: torch.Tensor | None = None
+        self.training = (X, y)
         K, device = model.num_members, X.device
         self.best = [p.detach().clone() for p in self.parameters]
         self.best_metric = torch.full((K,), torch.inf, dtype=torch.float64, device=device)
@@ -139,7 +142,8 @@ class _FullBatchLoop:
 
     def _step(self) -> torch.Tensor:
         if self.by_hand:
-            losses = relu_gradients.losses_and_gradients(self.model, self.X, self.y, self.loss)
+            losses = relu_gradients.losses_and_gradients(self.model, *self.training, self.loss,
+                                                         members=self.training_members)
         else:
             scores = self.model(self.X)[..., 0]
             losses = member_losses(scores, self.y, self.loss)
@@ -184,6 +188,18 @@ class _FullBatchLoop:
                 bad = int(offsets[k])
                 self.diverged_at[k] = step if bad < 0 else step - len(window) + bad
                 self._diverge(k)
+        self._shrink()
+
+    def _shrink(self) -> None:
+        """Finished members stop costing forward and backward passes: the next steps compute
+        the gradients of the active members only (their rows gathered once, here), the others'
+        gradients are zero. Their kept parameters are already final."""
+        active = int(self.active.sum())
+        computed = self.model.num_members if self.training_members is None else len(self.training_members)
+        if not self.by_hand or active == computed or active == 0:
+            return
+        self.training_members = torch.as_tensor(np.flatnonzero(self.active), device=self.X.device)
+        self.training = (self.X[self.training_members], self.y[self.training_members])
 
     @torch.no_grad()
     def _diverge(self, k: int) -> None:

@@ -49,16 +49,37 @@ def chunk_size(model: BatchedMLP, rows: int) -> int:
 
 
 @torch.no_grad()
-def losses_and_gradients(model: BatchedMLP, X: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tensor:
+def losses_and_gradients(model: BatchedMLP, X: torch.Tensor, y: torch.Tensor, loss: str,
+                         members: torch.Tensor | None = None) -> torch.Tensor:
     """Each member's mean loss on its rows, X (K, m, d), y (K, m) -> (K,), with the gradients
     of their sum stored in the parameters' ``.grad``. ``loss``: ``logistic`` (y in {0, 1})
-    or ``square``. Needs :func:`supports`."""
-    layers = list(model.layers)
-    weights = [layer.weight for layer in layers]
-    biases = [layer.bias for layer in layers]
+    or ``square``. Needs :func:`supports`.
+
+    ``members`` (indices, ascending) restricts the work to those members, for a batch whose
+    other members have finished: X and y then hold only their rows (A, m, d) and (A, m),
+    the others' losses are 0 and their gradients zero."""
+    weights = [layer.weight for layer in model.layers]
+    biases = [layer.bias for layer in model.layers]
     for p in model.parameters():
         if p.grad is None or p.grad.shape != p.shape:
             p.grad = torch.empty_like(p)
+    if members is None:
+        return _chunked(model, weights, biases, [w.grad for w in weights],
+                        [None if b is None else b.grad for b in biases], X, y, loss)
+    gathered = [w[members] for w in weights], [None if b is None else b[members] for b in biases]
+    grads = [torch.empty_like(w) for w in gathered[0]], [None if b is None else torch.empty_like(b)
+                                                          for b in gathered[1]]
+    part = _chunked(model, *gathered, *grads, X, y, loss)
+    for p, g in zip(weights + biases, grads[0] + grads[1]):
+        if p is not None:
+            p.grad.zero_().index_copy_(0, members, g)
+    losses = torch.zeros(model.num_members, dtype=X.dtype, device=X.device)
+    return losses.index_copy_(0, members, part)
+
+
+def _chunked(model, weights, biases, weight_grads, bias_grads, X, y, loss: str) -> torch.Tensor:
+    """The losses of the members held in ``weights``/``biases`` (first axis), their gradients
+    written into ``weight_grads``/``bias_grads``, c members at a time."""
     K, m = X.shape[0], X.shape[1]
     losses = torch.empty(K, dtype=X.dtype, device=X.device)
     step = chunk_size(model, m)
@@ -75,9 +96,9 @@ def losses_and_gradients(model: BatchedMLP, X: torch.Tensor, y: torch.Tensor, lo
         delta = _loss_and_score_gradient(f, y[c], loss, losses[c], m).unsqueeze(-1)  # (c, m, 1)
         # backward
         for l in range(len(weights) - 1, -1, -1):
-            torch.bmm(delta.transpose(1, 2), inputs[l], out=weights[l].grad[c])
+            torch.bmm(delta.transpose(1, 2), inputs[l], out=weight_grads[l][c])
             if biases[l] is not None:
-                torch.sum(delta, dim=1, out=biases[l].grad[c])
+                torch.sum(delta, dim=1, out=bias_grads[l][c])
             if l > 0:
                 delta = torch.ops.aten.threshold_backward(torch.bmm(delta, weights[l][c]), inputs[l], 0)
     return losses
