@@ -749,7 +749,8 @@ def _tuning_note(run: pd.DataFrame, tuning: pd.DataFrame) -> list[str]:
         "Every optimizer of an experiment gets the same budget (grid points, spacing in decades): "
         + ", ".join(f"{e} {config.get(f'{e}_grid_points')} × {config.get(f'{e}_grid_step')}" for e in experiments)
         + "; values around the spec's own lr (AGD: gain), adam-layerwise on a square grid of (input-layer lr, "
-        f"other layers' lr) spaced by {config.get('layerwise_step')} decades. Each candidate trains over the full "
+        f"other layers' lr) spaced by {config.get('layerwise_step')} decades around (c, c), c the lr its "
+        "experiment's Adam chose (lower median over the seeds; same data, depth and basis). Each candidate trains over the full "
         f"horizon on the training rows outside a {config.get('holdout'):.0%} hold-out split (seeded per seed, the "
         "same for every candidate); each seed keeps the candidate and epoch with the best hold-out accuracy "
         "(early stopping) and reports its test metrics. Default rows are the grid's centre (the spec as written) "

@@ -38,7 +38,9 @@ written: the paper's Adam lr 1e-3, SGD lr 0.1, AGD gain 1) at its last epoch;
 ``tuning = "tuned"`` is the candidate the seed's hold-out score selects, at its
 selected epoch (early stopping). Both come from the same training (the same
 rows), so default and tuned differ only by the choice; adam-layerwise has no
-default (its centre is Adam's), only a tuned trial. All candidates × reps of
+default (its centre is Adam's), only a tuned trial, and its grid is centred on
+the rate the experiment's Adam chose (lower median over the seeds; Adam and
+adam-layerwise share a batch so that Adam's grid is trained once). All candidates × reps of
 one (experiment, dataset, depth, optimizer, basis) train as one batched
 network (:func:`learners.neural.train_batched` with ``optimizers.PerMember``). Randomness: the data split and
 subsample use the study ``seed`` (every trial of an experiment sees the same
@@ -74,6 +76,7 @@ from typing import Any, Mapping, Sequence
 import torch
 
 import optimizers
+from optimizers.spec import parse_one
 from invariance import groups
 from learners.neural import ACTIVATIONS, INITS, LOSSES, BatchedMLP, train_batched
 from learners.neural.engine import TRAIN_METRICS, TrainResult
@@ -90,6 +93,8 @@ EXPERIMENTS = {
     "rotation": "cost of symmetry: each optimizer on original and on Haar-rotated pixels, paired by seed",
 }
 BASES = ("original", "rotated")
+#: Adam, and the optimizer whose grid is centred on Adam's tuned rate (they share a batch)
+ANCHORED = ("adam", search.LAYERWISE)
 #: keys every experiment has, as ``<experiment>_<key>`` in the config
 EXPERIMENT_KEYS = ("dataset", "optimizers", "width", "epochs", "n_train", "n_test", "loss", "grid_points",
                    "grid_step", "target")
@@ -121,9 +126,14 @@ class OptimizersStudy(Study):
         "bias": False,
         # equal tuning budgets: <experiment>_grid_points candidates per optimizer, centred on the
         # spec's own value, spaced by <experiment>_grid_step decades (adam-layerwise: a square grid
-        # of (lr_input, lr_rest) spaced by layerwise_step decades), scored on a hold-out split
+        # of (lr_input, lr_rest) spaced by layerwise_step decades), scored on a hold-out split.
+        # adam-layerwise's grid is centred on the lr Adam chose (not Adam's default 1e-3: around
+        # (1e-3, 1e-3) at 1 decade its choices sat on the top edge in 100 % of trials, because
+        # Adam's own optimum is 0.5-1 decade above 1e-3), and spaced by half a decade, the step of
+        # Adam's own grid in the experiments that run adam-layerwise, so its axes are Adam's choice
+        # and Adam's two neighbouring candidates.
         "holdout": 0.2,
-        "layerwise_step": 1.0,
+        "layerwise_step": 0.5,
         # 1. the seed's MNIST experiment
         "two_layer_dataset": "mnist",
         "two_layer_optimizers": ["agd", "adam", "adam-layerwise"],
@@ -274,8 +284,13 @@ class OptimizersStudy(Study):
         return sorted(trials, key=lambda coords: -_relative_cost(config, coords))
 
     def batch_key(self, coords: Mapping[str, Any]) -> tuple:
-        """The default and tuned trials of all reps of one optimizer train together (one grid)."""
-        return tuple((k, v) for k, v in sorted(coords.items()) if k not in ("rep", "tuning"))
+        """The default and tuned trials of all reps of one optimizer train together (one grid);
+        the Adam specs and adam-layerwise of an experiment share a batch, so that the grid Adam
+        trains also gives the centre of adam-layerwise's grid (``layerwise_centre``)."""
+        key = {k: v for k, v in coords.items() if k not in ("rep", "tuning")}
+        if parse_one(key["optimizer"]).name in ANCHORED:
+            key["optimizer"] = ANCHORED[0]
+        return tuple(sorted(key.items()))
 
     def prepare(self, config: Mapping[str, Any], trials: Sequence[TrialSpec]) -> list[str]:
         """Load every dataset the trials read (unrotated: a rotation cannot fail on good data),
@@ -299,18 +314,57 @@ class OptimizersStudy(Study):
 
     # ------------------------------------------------------------ one batch
     def run_batch(self, config: Mapping[str, Any], batch: Sequence[TrialSpec]) -> list[Outcome]:
-        coords = dict(batch[0].coords)
-        if any(self.batch_key(t.coords) != self.batch_key(coords) for t in batch):
+        if any(self.batch_key(t.coords) != self.batch_key(batch[0].coords) for t in batch):
             raise ValueError("run_batch got trials of different (experiment, dataset, depth, optimizer, basis)")
-        outcomes: dict[str, Outcome] = {}
+        by_optimizer: dict[str, list[TrialSpec]] = {}
+        for trial in batch:
+            by_optimizer.setdefault(trial.coords["optimizer"], []).append(trial)
+        done: list[tuple[TrialSpec, Outcome]] = []
+        # adam-layerwise last: its grid is centred on what the experiment's Adam chose
+        for optimizer in sorted(by_optimizer, key=lambda o: search.tuned_parameter(o).parameter == "lrs"):
+            trials = by_optimizer[optimizer]
+            centre = None
+            if search.tuned_parameter(optimizer).parameter == "lrs":
+                centre = self.layerwise_centre(config, trials[0].coords, done)
+            done += self._train(config, trials, centre)
+        outcomes = {trial.key: outcome for trial, outcome in done}
+        return [outcomes[trial.key] for trial in batch]
+
+    def _train(self, config: Mapping[str, Any], trials: Sequence[TrialSpec],
+               centre: float | None) -> list[tuple[TrialSpec, Outcome]]:
+        """The trials of one optimizer (one grid), per rotation; (trial, outcome) pairs."""
+        coords = dict(trials[0].coords)
         rotated = coords["basis"] == "rotated"
         by_rotation: dict[int | None, list[TrialSpec]] = {}
-        for trial in batch:
+        for trial in trials:
             by_rotation.setdefault(self.rotation_seed(config, trial.coords) if rotated else None, []).append(trial)
-        for rotation_seed, trials in by_rotation.items():
-            for trial, outcome in zip(trials, _BatchRun(self, config, coords, trials, rotation_seed).run()):
-                outcomes[trial.key] = outcome
-        return [outcomes[trial.key] for trial in batch]
+        done = []
+        for rotation_seed, group in by_rotation.items():
+            done += zip(group, _BatchRun(self, config, coords, group, rotation_seed, centre).run())
+        return done
+
+    def layerwise_centre(self, config: Mapping[str, Any], coords: Mapping[str, Any],
+                         done: Sequence[tuple[TrialSpec, Outcome]]) -> float | None:
+        """The rate adam-layerwise's grid is centred on: the lower median over all seeds of the
+        lr that the experiment's first plain ``adam`` spec chose on the hold-out, on the same data,
+        depth and basis (None, i.e. the spec's own rate, when the experiment has no Adam or no
+        seed chose). Centring on Adam's tuned rate rather than its default keeps the per-layer
+        optimum inside the 3 × 3 grid; the grid's own budget stays √points × √points. The Adam
+        trials are taken from ``done`` (the same batch) or, when the runner split them off,
+        trained again here: the same seeds and data give the same choices."""
+        anchor = next((s for s in config[f"{coords['experiment']}_optimizers"]
+                       if parse_one(s).name == ANCHORED[0]), None)
+        if anchor is None:
+            return None
+        wanted = [{**coords, "optimizer": anchor, "tuning": "tuned", "rep": rep} for rep in range(config["seeds"])]
+        found = {trial.coords["rep"]: outcome for trial, outcome in done if dict(trial.coords) in wanted}
+        missing = [c for c in wanted if c["rep"] not in found]
+        if missing:
+            specs = [TrialSpec(self.name, c, 0, f"layerwise-centre-{c['rep']}", "") for c in missing]
+            found.update((trial.coords["rep"], outcome) for trial, outcome in self._train(config, specs, None))
+        choices = sorted(o.metrics["tuning"]["chosen"] for o in found.values()
+                         if o.metrics.get("tuning", {}).get("chosen") is not None)
+        return choices[(len(choices) - 1) // 2] if choices else None
 
     # ------------------------------------------------------------ seeds
     def member_seed(self, config: Mapping[str, Any], coords: Mapping[str, Any]) -> int:
@@ -328,8 +382,9 @@ class _BatchRun:
     """Train the reps of one (experiment, dataset, depth, optimizer, basis) that share one rotation."""
 
     def __init__(self, study: OptimizersStudy, config: Mapping[str, Any], coords: Mapping[str, Any],
-                 trials: Sequence[TrialSpec], rotation_seed: int | None):
+                 trials: Sequence[TrialSpec], rotation_seed: int | None, centre: float | None = None):
         self.config, self.coords, self.trials = config, coords, list(trials)
+        self.centre = centre  # adam-layerwise's grid centre (None: the spec's own rate)
         experiment = coords["experiment"]
         self.experiment = experiment
         self.requested = config[f"{experiment}_dataset"]
@@ -376,7 +431,7 @@ class _BatchRun:
         X, y = self.data.X_train.flatten(1), self.data.y_train
         tuned = search.tuned_parameter(self.coords["optimizer"])
         grid = search.candidate_grid(tuned, config[f"{self.experiment}_grid_points"],
-                                     config[f"{self.experiment}_grid_step"], config["layerwise_step"])
+                                     config[f"{self.experiment}_grid_step"], config["layerwise_step"], self.centre)
         centre = len(grid) // 2
         reps = sorted({t.coords["rep"] for t in self.trials})
         seed_of = {t.coords["rep"]: k for k, t in enumerate(self.trials)}  # rep -> an index into member_seeds
@@ -417,7 +472,9 @@ class _BatchRun:
             history = {key: values[:keep] for key, values in history.items()}
         status = member.status
         epoch = history["epoch"][-1] if history["epoch"] and not diverged else None
-        tuning = {"parameter": tuned.parameter, "centre": tuned.centre,
+        centre = tuned.centre if self.centre is None else self.centre
+        tuning = {"parameter": tuned.parameter, "centre": centre, "centred_on": "spec" if self.centre is None
+                  else "adam's hold-out choice",
                   "grid": [list(v) if isinstance(v, tuple) else v for v in grid]}
         if selection is not None:
             chosen = selection["chosen"]

@@ -13,7 +13,11 @@ hold-out split of the training rows.
   default is always a candidate: ``points`` values ``centre · 10^(step·j)``,
   j = -(points-1)/2 … (points-1)/2. ``adam-layerwise`` spends the same budget
   on a √points × √points grid of (lr_input, lr_rest) around (centre, centre),
-  spaced by ``layerwise_step`` decades (input rate varying slowest).
+  spaced by ``layerwise_step`` decades (input rate varying slowest). Its centre
+  is the rate its experiment's Adam chose on the hold-out (the study passes it;
+  see ``optimizers.OptimizersStudy.layerwise_centre``): centred on Adam's
+  *default* 1e-3, 100 % of its choices sat on the grid's top edge, since Adam's
+  own optimum lies half a decade to a decade above its default there.
 * All candidates × seeds of one (experiment, dataset, depth, optimizer, basis)
   train as ONE batched network (``optimizers.PerMember``; member =
   candidate × seeds + seed, so each candidate is one child optimizer). The
@@ -96,10 +100,12 @@ def axis(centre: float, points: int, step: float) -> list[float]:
     return [float(f"{centre * 10 ** (step * (j - half)):.6g}") for j in range(points)]
 
 
-def candidate_grid(tuned: Tuned, points: int, step: float, layerwise_step: float) -> list:
-    """The candidates of one tuned optimizer: floats, or (lr_input, lr_rest) pairs for adam-layerwise."""
+def candidate_grid(tuned: Tuned, points: int, step: float, layerwise_step: float,
+                   centre: float | None = None) -> list:
+    """The candidates of one tuned optimizer: floats, or (lr_input, lr_rest) pairs for adam-layerwise
+    (around (``centre``, ``centre``) when given, else around the spec's own rate)."""
     if tuned.parameter == "lrs":
-        values = axis(tuned.centre, side(points), layerwise_step)
+        values = axis(tuned.centre if centre is None else centre, side(points), layerwise_step)
         return [(a, b) for a in values for b in values]
     return axis(tuned.centre, points, step)
 

@@ -108,7 +108,16 @@ def test_tuned_trials_record_the_candidate_with_the_best_holdout_score(smoke):
             tuple(tuning["chosen"]) if isinstance(tuning["chosen"], list) else tuning["chosen"])
     layerwise = _by(tuned, optimizer="adam-layerwise")
     assert len(layerwise) == 2 + 4  # two_layer (2 seeds) and rotation (2 bases × 2 seeds)
-    assert layerwise["metrics"].iloc[0]["tuning"]["grid"][0] == [1e-4, 1e-4]  # 3 × 3 around (1e-3, 1e-3)
+    for (experiment, basis), part in layerwise.groupby(["experiment", "basis"]):
+        # 3 × 3 around (c, c), c the lower median of the seeds' choices of Adam on the same data and basis
+        adam = _by(tuned, experiment=experiment, basis=basis, optimizer="adam")
+        choices = sorted(m["tuning"]["chosen"] for m in adam["metrics"])
+        centre = choices[(len(choices) - 1) // 2]
+        step = 10 ** STUDY.defaults["layerwise_step"]
+        for metrics in part["metrics"]:
+            grid = metrics["tuning"]["grid"]
+            assert metrics["tuning"]["centre"] == centre and grid[4] == [centre, centre]
+            assert grid[0] == pytest.approx([centre / step, centre / step], rel=1e-5)
     # the default trial is the grid's centre, trained in the same batched run as the tuned one
     for (experiment, optimizer, rep), part in _by(df, basis="original").groupby(["experiment", "optimizer", "rep"]):
         if optimizer == "adam-layerwise":
@@ -140,11 +149,12 @@ def test_report_writes_curves_tables_and_the_cost_of_symmetry(smoke, tmp_path):
 
 def test_results_are_reproducible_and_do_not_depend_on_batching(smoke, tmp_path):
     _, _, df = smoke
-    config = tiny(experiments=["two_layer"], two_layer_optimizers=["agd", "adam"])
+    # adam-layerwise alone in its batch trains Adam's grid again for its centre: the same choice
+    config = tiny(experiments=["two_layer"], two_layer_optimizers=["agd", "adam", "adam-layerwise"])
     run_study("optimizers", overrides=config, db=tmp_path / "one.db", jobs=1, progress=False, max_batch=1)
     alone = store.load(tmp_path / "one.db", "optimizers").set_index("trial_key")
     batched = df.set_index("trial_key").loc[alone.index]  # the same trials (same config hash) from the smoke run
-    assert len(alone) == 8  # 2 optimizers × (default, tuned) × 2 seeds, each trial its own batch
+    assert len(alone) == 10  # 2 optimizers × (default, tuned) × 2 seeds + adam-layerwise × 2 seeds, one per batch
     for key in alone.index:  # bit for bit on the CPU: each member trains exactly as it would alone
         assert alone.loc[key, "metrics"]["history"] == batched.loc[key, "metrics"]["history"]
         assert alone.loc[key, "metrics"]["tuning"] == batched.loc[key, "metrics"]["tuning"]
@@ -261,6 +271,9 @@ def test_candidate_grids_are_centred_on_the_spec_and_spend_equal_budgets():
     layerwise = candidate_grid(tuned_parameter("adam-layerwise"), 9, 0.5, 1.0)
     assert len(layerwise) == 9 and layerwise[0] == (1e-4, 1e-4) and layerwise[4] == (1e-3, 1e-3)
     assert tuned_parameter("adam-layerwise").spec((1e-3, 1e-2)) == "adam-layerwise(lrs=[0.001, 0.01])"
+    # centred on Adam's tuned rate (the study passes it), spaced like Adam's grid
+    around = candidate_grid(tuned_parameter("adam-layerwise"), 9, 0.5, 0.5, centre=0.00316228)
+    assert sorted({a for a, _ in around}) == [1e-3, 0.00316228, 1e-2] and around[4] == (0.00316228, 0.00316228)
     with pytest.raises(ValueError, match="square"):
         candidate_grid(tuned_parameter("adam-layerwise"), 5, 0.5, 1.0)
 
