@@ -32,7 +32,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
-from benchlib import (load_average, machine_line, parse_study_benchmark, publish,
+from benchlib import (load_average, machine_line, mm_peak, parse_study_benchmark, publish,
                       study_benchmark_arguments)
 
 SECTION = "## bench_sample_complexity"
@@ -40,8 +40,13 @@ STUDY_GOAL_S = 20 * 60
 #: --quick: every learner on a few points of two families and a rotated twin (seconds)
 SMOKE = {
     "families": ["ng-one", "hadamard", "rotated-hadamard"],
+    "learners": ["l1-logistic", "l2-logistic", "ridge", "spindly", "mlp:sgd", "mlp:adam"],
     "trials": 4,
-    "grids": {"ng-one": {"n": [10], "m": [20]}, "hadamard": {"n": [16], "m": [4, 12]}},
+    "grids": {"ng-one": {"n": [10], "m": [20]}, "hadamard": {"n": [16], "m": [4, 12]},
+              "ng-one/mlp": {"n": [8], "m": [40]}, "hadamard/mlp": {"n": [16], "m": [4, 12]},
+              "rotated-hadamard/mlp": {"n": [16], "m": [8]}},
+    "mlp": {"steps": 20, "eval_every": 5, "patience": 2},
+    "check_rotation": False,
 }
 
 
@@ -114,38 +119,117 @@ def plain_spindly(learner, X, y, task) -> np.ndarray:
     return chosen
 
 
+def plain_mlp(learner, X, y, task, seed) -> dict:
+    """An mlp:SPEC trial written the obvious way: each grid value's network alone (``MLP`` from
+    the trial's seed, as the batched member), a plain PyTorch loop of full-batch steps, the
+    hold-out every ``eval_every`` steps, early stopping with the learner's patience, the best
+    (metric, loss) state kept, a non-finite loss ending that network. Returns the steps and
+    hold-out evaluations it ran (for the FLOP count)."""
+    import torch
+
+    import optimizers
+    from learners.neural.models import MLP
+    from learners.neural.validation import resolve_dtype
+
+    dtype = resolve_dtype(learner.dtype)
+    X_fit, y_fit, X_hold, y_hold = (torch.as_tensor(t, dtype=dtype) for t in _split(X, y, learner.holdout))
+    if task == "classification":
+        signs, signs_hold = 2 * y_fit - 1, 2 * y_hold - 1
+        loss_of = lambda f, s: torch.nn.functional.softplus(-s * f).mean()  # noqa: E731
+        metric_of = lambda f, t: float(((f > 0).to(dtype) != t).to(dtype).mean())  # noqa: E731
+    else:
+        signs, signs_hold = y_fit, y_hold
+        loss_of = lambda f, t: (f - t).square().mean()  # noqa: E731
+        metric_of = lambda f, t: float((f - t).square().mean())  # noqa: E731
+    steps = evaluations = 0
+    for spec in learner.step_sizes:
+        model = MLP(X.shape[1], 1, width=learner.width, depth=learner.depth, activation=learner.activation,
+                    init=learner.init, seed=seed, dtype=dtype)
+        optimizer = optimizers.create(spec, model)
+
+        def evaluate():
+            with torch.no_grad():
+                f = model(X_hold)[:, 0]
+                return metric_of(f, y_hold), float(loss_of(f, signs_hold))
+
+        best, kept, waiting = evaluate(), [p.detach().clone() for p in model.parameters()], 0
+        evaluations += 1
+        for step in range(1, learner.steps + 1):
+            loss = loss_of(model(X_fit)[:, 0], signs)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            steps += 1
+            if not math.isfinite(float(loss)):
+                break
+            if step % learner.eval_every == 0:
+                evaluations += 1
+                score = evaluate()
+                if score < best:
+                    best, kept, waiting = score, [p.detach().clone() for p in model.parameters()], 0
+                else:
+                    waiting += 1
+                    if waiting >= learner.patience:
+                        break
+    return {"steps": steps, "evaluations": evaluations}
+
+
+def mlp_flops(learner, n: int, m: int, work: dict) -> float:
+    """Floating-point operations of ``work`` (steps and hold-out evaluations) on an mlp learner:
+    2 per multiply-add of the forward pass, twice that again in the backward pass (weight
+    gradients, and input gradients of every layer but the first, which nobody asks for)."""
+    from learners.logistic import holdout_size
+
+    dims = [n] + [learner.width] * (learner.depth - 1) + [1]
+    macs = [a * b for a, b in zip(dims, dims[1:])]
+    forward, backward = 2 * sum(macs), 2 * sum(macs) + 2 * sum(macs[1:])
+    hold = holdout_size(m, learner.holdout)
+    return work["steps"] * (m - hold) * (forward + backward) + work["evaluations"] * hold * forward
+
+
 PLAIN = {"l1-logistic": plain_logistic, "l2-logistic": plain_logistic, "ridge": plain_ridge, "spindly": plain_spindly}
 
 
-def plain_loop_estimate(config: dict, sample: int) -> dict:
-    """Process time of the plain loop, measured on ``sample`` trials per cell, extrapolated."""
+def plain_loop_estimate(config: dict, sample: int, neural_sample: int) -> dict:
+    """Process time of the plain loop, measured on ``sample`` trials per classic cell and
+    ``neural_sample`` per neural one, extrapolated; and the neural trainings' FLOPs."""
+    from symbench.seeding import derive_seed
     from symbench.threads import one_thread
 
-    from studies.sample_complexity import STUDY
+    from studies.sample_complexity import CHECK_FAMILY, STUDY, is_neural
 
     cells: OrderedDict[tuple, list] = OrderedDict()
     for coords in STUDY.trials(config):
-        cells.setdefault(STUDY.batch_key(coords), []).append(coords)
-    total, measured_trials, measured_seconds = 0.0, 0, 0.0
+        if coords["family"] != CHECK_FAMILY:
+            cells.setdefault(STUDY.batch_key(coords), []).append(coords)
+    total, measured_trials, measured_seconds, neural_flops = 0.0, 0, 0.0, 0.0
     by_learner: dict[str, float] = {}
     with one_thread(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # liblinear's convergence warnings at small λ
-        for (family_name, learner_name, n, m), trials in cells.items():
+        for key, trials in cells.items():
+            family_name, learner_name, n, m = key
             family = STUDY.family(config, family_name)
             learner = STUDY.learner(config, learner_name)
-            chosen = trials[:sample]
+            neural = is_neural(learner_name)
+            chosen = trials[:neural_sample if neural else sample]
             X, y = family.sample(n, m, [STUDY.seeds(config, c)[0] for c in chosen])
             X, y = X.numpy(), y.numpy()
+            flops = 0.0
             start = time.process_time()
-            for t in range(len(chosen)):
-                PLAIN[learner_name](learner, X[t], y[t], family.task)
+            for t, coords in enumerate(chosen):
+                if neural:
+                    seed = derive_seed(config["seed"], STUDY.name, "fit", *key, coords["rep"])
+                    flops += mlp_flops(learner, n, m, plain_mlp(learner, X[t], y[t], family.task, seed))
+                else:
+                    PLAIN[learner_name](learner, X[t], y[t], family.task)
             seconds = time.process_time() - start
             measured_trials += len(chosen)
             measured_seconds += seconds
             total += seconds / len(chosen) * len(trials)
+            neural_flops += flops / len(chosen) * len(trials)
             by_learner[learner_name] = by_learner.get(learner_name, 0.0) + seconds / len(chosen) * len(trials)
     return {"seconds": total, "cells": len(cells), "measured_trials": measured_trials,
-            "measured_seconds": measured_seconds, "by_learner": by_learner}
+            "measured_seconds": measured_seconds, "by_learner": by_learner, "neural_flops": neural_flops}
 
 
 # ---------------------------------------------------------------------------- ours
@@ -178,10 +262,15 @@ def ours(overrides: dict | None, jobs: int, db: Path | None) -> dict:
         cpu = _cpu_seconds() - cpu_start
         df = store.load(path, "sample_complexity")
     df = df[df.config_hash == df.config_hash.iloc[-1]] if len(df) else df
-    share = df.groupby("learner").duration_s.sum()
+    from studies.sample_complexity import CHECK_FAMILY
+
+    trainings = df[df.family != CHECK_FAMILY]
+    share = trainings.groupby("learner").duration_s.sum() / df.duration_s.sum() * cpu
+    neural = [name for name in share.index if name.startswith("mlp:")]
+    fallbacks = sorted(trainings[trainings.learner.isin(neural) & (trainings.batched == False)].learner.unique())  # noqa: E712
     return {"wall": wall, "cpu": cpu, "worker_wall": float(df.duration_s.sum()), "trials": summary.total,
-            "counts": summary.counts, "config": summary.config, "df": df,
-            "by_learner": (share / share.sum() * cpu).to_dict()}
+            "counts": summary.counts, "config": summary.config, "df": df, "by_learner": share.to_dict(),
+            "neural_cpu": float(share[neural].sum()), "fallbacks": fallbacks}
 
 
 def hadamard_check(df) -> list[str]:
@@ -201,7 +290,28 @@ def hadamard_check(df) -> list[str]:
     return lines
 
 
-def section(result: dict, plain: dict, quick: bool, sample: int, load: tuple[str, str], jobs: int) -> str:
+def neural_rows(result: dict, plain: dict, peak: float, jobs: int) -> list[tuple[str, str, str, str]]:
+    """The neural part (issue 10): speed-up on ``jobs`` cores and GFLOP/s per core against the peak."""
+    cpu = result["neural_cpu"]
+    plain_s = sum(v for k, v in plain["by_learner"].items() if k.startswith("mlp:"))
+    if not cpu or not plain_s:
+        return []
+    speedup, gflops = plain_s / (cpu / jobs), plain["neural_flops"] / cpu / 1e9
+    fallbacks = ", ".join(result["fallbacks"]) or "none"
+    return [
+        ("neural part, ours: CPU time (its share of worker time)", f"{cpu:.0f} s, i.e. {cpu / jobs:.0f} s on {jobs} "
+         "cores", "", ""),
+        ("neural part, plain sequential PyTorch loop (1 core, process time, extrapolated)", f"{plain_s:.0f} s", "", ""),
+        (f"neural part, speed-up on {jobs} cores", f"{speedup:.1f}x (per core: {plain_s / cpu:.1f}x)", ">= 20x",
+         "yes" if speedup >= 20 else "no"),
+        ("neural part, GFLOP/s per core (the plain loop's trainings / our CPU time) vs 1-thread torch.mm peak",
+         f"{gflops:.1f} of {peak:.1f} = {100 * gflops / peak:.0f} %", ">= 30 %", "yes" if gflops >= 0.3 * peak else "no"),
+        ("neural learners that fell back to one-by-one training", fallbacks, "", ""),
+    ]
+
+
+def section(result: dict, plain: dict, quick: bool, sample: int, load: tuple[str, str], jobs: int,
+            peak: float) -> str:
     cores_wall = result["cpu"] / jobs   # our wall time on `jobs` cores of our own (perfect balance)
     rows = [
         ("whole study, ours: wall time as measured", f"{result['wall']:.0f} s ({result['worker_wall']:.0f} s of "
@@ -216,6 +326,7 @@ def section(result: dict, plain: dict, quick: bool, sample: int, load: tuple[str
         (f"speed-up on {jobs} cores of our own (CPU time / {jobs})", f"{plain['seconds'] / cores_wall:.1f}x "
          f"(per core: {plain['seconds'] / result['cpu']:.1f}x)", ">= 4x",
          "yes" if plain["seconds"] / cores_wall >= 4 else "no"),
+        *neural_rows(result, plain, peak, jobs),
     ]
     table = ["| case | measured | goal | met |", "|---|---|---|---|"] + [f"| {' | '.join(r)} |" for r in rows]
     learners = ["| learner | ours, CPU s (by its share of worker time) | plain loop, CPU s | per-core speed-up |",
@@ -255,7 +366,13 @@ def main(argv=None) -> str:
                                        "cell")
     parser.add_argument("--db", type=Path, default=None,
                         help="keep our side's database here (default: a temporary one)")
+    parser.add_argument("--neural-sample", type=int, default=1,
+                        help="plain-loop trials timed per neural cell (default 1: each costs grid × steps trainings)")
     args = parse_study_benchmark(parser, argv)
+    if args.neural_sample < 1:
+        parser.error(f"--neural-sample must be at least 1, got {args.neural_sample}")
+    from symbench.threads import one_thread
+
     if args.db is not None and args.db.exists():
         parser.error(f"--db {args.db} exists: the benchmark times a run from scratch")
     load_before = load_average()
@@ -263,8 +380,10 @@ def main(argv=None) -> str:
     result = ours(SMOKE if args.quick else None, args.jobs, args.db)
     load_after = load_average()
     print(f"  {result['wall']:.1f} s; timing the plain loop on a sample ...", flush=True)
-    plain = plain_loop_estimate(result["config"], args.sample)
-    text = section(result, plain, args.quick, args.sample, (load_before, load_after), args.jobs)
+    plain = plain_loop_estimate(result["config"], args.sample, args.neural_sample)
+    with one_thread():
+        peak = mm_peak()
+    text = section(result, plain, args.quick, args.sample, (load_before, load_after), args.jobs, peak)
     return publish(text, SECTION, args.results, args.quick)
 
 

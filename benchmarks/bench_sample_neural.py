@@ -18,6 +18,7 @@ import os
 import time
 
 import torch
+from benchlib import mm_peak
 
 import optimizers
 from learners.neural import BatchedMLP
@@ -40,13 +41,6 @@ def plain_loop(models, specs, data, steps, eval_every):
             if step % eval_every == 0:
                 with torch.no_grad():
                     member_losses(model(Xh[k])[None, :, 0], yh[k][None], "logistic")
-
-
-def mm_peak(size=2048, repeats=5) -> float:
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    a @ b
-    best = min(_timed(lambda: a @ b) for _ in range(repeats))
-    return 2 * size ** 3 / best / 1e9
 
 
 def _timed(fn) -> float:

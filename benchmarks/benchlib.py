@@ -3,6 +3,7 @@ rewriting of its own section of ``benchmarks/RESULTS.md``."""
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import re
@@ -36,6 +37,23 @@ def machine_line() -> str:
     m = machine()
     return (f"{m['cpu']}, {m['cores']} cores, Python {m['python']}, torch {m['torch']} "
             f"({m['threads']} threads), {m['system']}")
+
+
+def mm_peak(size: int = 2048, repeats: int = 5) -> float:
+    """GFLOP/s of the best of ``repeats`` float32 ``size`` × ``size`` ``torch.mm`` calls, on the
+    current torch thread count: the machine's practical matmul peak, measured in the same run."""
+    import time
+
+    import torch
+
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * size ** 3 / best / 1e9
 
 
 def write_section(path: Path, section: str, text: str) -> None:

@@ -41,9 +41,17 @@ steps × m × n per trial) every other one. Hadamard: d = 16…256 and k = 4…d
 ng-three, ng-decay and the hypercube families are curves, not growth laws (50
 trials per point; linear learners cannot learn a parity, nor a staircase beyond
 its linear part: those families are there for the neural learners). The default
-families are the seven and two rotated twins: ``rotated-ng-one`` (Ng's contrast:
-L2 unchanged, L1 degrades) and ``rotated-hadamard`` (Warmuth et al.'s: spindly
-loses its advantage); any other twin is one ``--set families=[...]`` away.
+families are the eight (sparse parity of degree 3 and 2) and three rotated twins:
+``rotated-ng-one`` (Ng's contrast: L2 unchanged, L1 degrades), ``rotated-hadamard``
+(Warmuth et al.'s: spindly loses its advantage) and ``rotated-gaussian-threshold``;
+any other twin is one ``--set families=[...]`` away.
+
+The default learners are the four classic ones and nine neural ones, ``mlp:SPEC``
+(``NEURAL_LEARNERS``: the seed's question, rotation-equivariant optimizers against
+coordinate-wise and per-layer ones), each on its own ``FAMILY/mlp`` grids: 20 trials a
+point, n up to 64 (what 2 cores afford), a 9-value step-size grid and early stopping
+(``mlp`` options, docs/sample_complexity_neural.md). ``check_rotation`` adds one trial per
+neural learner holding the equivariance checker's verdict for the orthogonal group.
 
 Metrics per trial: ``risk``, ``bayes_risk``, ``excess`` = risk − bayes_risk,
 ``metric`` (zero_one or square), hadamard's ``bound`` = 1 − m/(n − 1), each entry
@@ -70,7 +78,7 @@ CHECK_OPTIONS = ("n_elements", "seeds", "init_draws", "steps")
 #: the options of every mlp:SPEC learner (learners.sample.mlp.MLPLearner); see the module docstring
 DEFAULT_MLP: dict[str, Any] = {
     "width": 32, "depth": 2, "init": "gaussian", "activation": "relu", "steps": 300, "eval_every": 10,
-    "patience": 6, "grid": [0.1, 0.316, 1.0, 3.16, 10.0, 31.6, 100.0], "dtype": "float32",  # = learners.sample.mlp defaults
+    "patience": 6, "grid": [0.1, 0.316, 1.0, 3.16, 10.0, 31.6, 100.0, 316.0, 1000.0], "dtype": "float32",  # = learners.sample.mlp defaults
 }
 #: training data per learner.fit call are kept below this many floats (memory)
 _CHUNK_FLOATS = 2 ** 24
@@ -105,7 +113,7 @@ def _curves(family: str, n: list[int], m: list[int], dense_n: list[int], dense_m
 
 _M_NEURAL = [40, 80, 160, 320, 640, 1280]
 _M_NEURAL_TWIN = [40, 160, 640]
-_NEURAL_TRIALS = 16
+_NEURAL_TRIALS = 20
 
 
 def _neural_grids() -> dict[str, dict[str, Any]]:
@@ -146,18 +154,13 @@ DEFAULT_GRIDS: dict[str, dict[str, Any]] = {
     **_neural_grids(),
 }
 DEFAULT_FAMILIES = ["ng-one", "ng-three", "ng-decay", "gaussian-threshold", "hadamard", "sparse-parity",
-                    "staircase", "rotated-ng-one", "rotated-hadamard"]
-#: the neural configuration adds sparse parity of degree 2 and the rotated threshold twin
-NEURAL_FAMILIES = ["ng-one", "gaussian-threshold", "hadamard", "sparse-parity", "sparse-parity-2", "staircase",
-                   "rotated-ng-one", "rotated-gaussian-threshold", "rotated-hadamard"]
+                    "sparse-parity-2", "staircase", "rotated-ng-one", "rotated-gaussian-threshold", "rotated-hadamard"]
 CLASSIC_LEARNERS = ["l1-logistic", "l2-logistic", "ridge", "spindly"]
 #: the seed's question: rotation-equivariant (sgd, momentum, agd, muon with Gaussian init) against
 #: coordinate-wise (adam, signsgd, lion) and per-layer rules (Adam on the input layer only, or elsewhere)
 NEURAL_LEARNERS = ["mlp:sgd", "mlp:momentum", "mlp:adam", "mlp:signsgd", "mlp:lion", "mlp:agd", "mlp:muon",
                    "mlp:layers: [adam, sgd]", "mlp:layers: [sgd, adam]"]
-#: the neural learners are not in the default yet: their full grid is not calibrated to the 45-minute
-#: budget (see studies/configs/sample_complexity_neural.toml and docs/sample_complexity_neural.md)
-DEFAULT_LEARNERS = list(CLASSIC_LEARNERS)
+DEFAULT_LEARNERS = CLASSIC_LEARNERS + NEURAL_LEARNERS
 #: the pseudo-family of the checker's trials: one per neural learner, its rotation verdict
 CHECK_FAMILY = "rotation-check"
 CHECK_GROUP = "orthogonal"
@@ -243,15 +246,17 @@ class SampleComplexity(Study):
             "rotated-gaussian-threshold": {"n": [10, 100], "m": [20, 80]},
             "rotated-gaussian-threshold/l2-logistic": {"n": [10], "m": [20, 80, 320]},
             "rotated-gaussian-threshold/ridge": {"n": [10], "m": [20, 80, 320]},
-            **{f"{family}/{NEURAL_KEY}": {"n": [8], "m": [40, 320], "trials": 8}
+            # the neural learners: a few cells each, 6 trials, 150 steps; none on the linear-only curves
+            **{f"{family}/{NEURAL_KEY}": {"n": [8], "m": [40, 320], "trials": 6}
                for family in ("sparse-parity", "sparse-parity-2", "staircase", "rotated-gaussian-threshold")},
-            f"rotated-hadamard/{NEURAL_KEY}": {"n": [16], "m": [4, 8, 15], "trials": 8},
-            f"ng-one/{NEURAL_KEY}": {"n": [8, 16, 32], "m": [40, 160, 640], "trials": 8},
-            f"rotated-ng-one/{NEURAL_KEY}": {"n": [8], "m": [40, 160, 640], "trials": 8},
-            f"gaussian-threshold/{NEURAL_KEY}": {"n": [8, 32], "m": [40, 160, 640], "trials": 8},
-            f"hadamard/{NEURAL_KEY}": {"n": [16], "m": [4, 8, 15], "trials": 8},
+            **{f"{family}/{NEURAL_KEY}": {"n": [16], "m": [4, 8, 15], "trials": 6}
+               for family in ("hadamard", "rotated-hadamard")},
+            f"ng-one/{NEURAL_KEY}": {"n": [8, 32], "m": [40, 160, 640], "trials": 6},
+            f"rotated-ng-one/{NEURAL_KEY}": {"n": [8], "m": [40, 160, 640], "trials": 6},
+            f"gaussian-threshold/{NEURAL_KEY}": {"n": [8], "m": [40, 160, 640], "trials": 6},
+            **{f"{family}/{NEURAL_KEY}": {"n": [], "m": []} for family in ("ng-three", "ng-decay")},
         },
-        "mlp": {**DEFAULT_MLP, "steps": 200},
+        "mlp": {**DEFAULT_MLP, "steps": 150},
         "check_options": {"n_elements": 2, "seeds": 16, "init_draws": 64},
     }
     design_keys = frozenset({"families", "learners", "trials", "grids", "check_rotation"})

@@ -22,3 +22,5 @@ def test_quick_benchmark_times_both_sides_and_rewrites_only_its_section(tmp_path
     assert "plain sequential loop" in text and "speed-up" in text and "cores" in text
     assert "hadamard / ridge: at or above the bound (within 3 SE) at 2 of 2 (d, k)" in text
     assert "rotated-hadamard / spindly" in text
+    assert "neural part, speed-up on 1 cores" in text and "torch.mm peak" in text
+    assert "hadamard / mlp:sgd" in text

@@ -267,13 +267,15 @@ def test_default_and_quick_configs_validate(real_learners):
     full = config_mod.resolve(sc.STUDY)
     quick = config_mod.resolve(sc.STUDY, quick=True)
     cells = {(c["family"], c["learner"]) for c in sc.STUDY.trials(full)}
-    assert {f for f, _ in cells} == set(sc.DEFAULT_FAMILIES) and {lr for _, lr in cells} == set(sc.DEFAULT_LEARNERS)
+    assert {f for f, _ in cells} == set(sc.DEFAULT_FAMILIES) | {sc.CHECK_FAMILY}
+    assert {lr for _, lr in cells} == set(sc.DEFAULT_LEARNERS)
+    assert {lr for f, lr in cells if f == sc.CHECK_FAMILY} == set(sc.NEURAL_LEARNERS)
     assert ("hadamard", "l1-logistic") not in cells and ("hadamard", "ridge") in cells   # logistic: no regression
     assert len(sc.STUDY.trials(quick)) < len(sc.STUDY.trials(full)) / 5
 
 
 def test_real_learners_store_their_selections(tmp_path, real_learners):
-    df, _ = run(tmp_path, families=["ng-one", "hadamard"], learners=list(sc.DEFAULT_LEARNERS),
+    df, _ = run(tmp_path, families=["ng-one", "hadamard"], learners=list(sc.CLASSIC_LEARNERS),
                 grids={"ng-one": {"n": [10], "m": [20]}, "hadamard": {"n": [16], "m": [12]}})
     assert set(df.status) == {"ok"} and len(df) == 3 * (4 + 2)
     logistic = df[df.learner.str.endswith("logistic")]

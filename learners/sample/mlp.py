@@ -44,9 +44,11 @@ from optimizers.step_size import scale_step_size, step_size
 from symbench.seeding import derive_seed
 
 PREFIX = "mlp:"
-#: the default grid: 7 factors of the spec's step size, 0.1 … 100, √10 apart (the registry's
-#: defaults are minibatch step sizes; full-batch training on a few hundred rows takes larger ones)
-DEFAULT_GRID = (0.1, 0.316, 1.0, 3.16, 10.0, 31.6, 100.0)
+#: the default grid: 9 factors of the spec's step size, 0.1 … 1000, √10 apart. The registry's
+#: defaults are minibatch step sizes; full-batch training on a few hundred rows takes larger ones:
+#: with 7 factors up to 100, the top value was selected in 15–74 % of a learner's trials (adam
+#: 74 %, muon 69 %, lion 64 %), the bottom one in at most 2.5 % (a 15,129-trial pilot)
+DEFAULT_GRID = (0.1, 0.316, 1.0, 3.16, 10.0, 31.6, 100.0, 316.0, 1000.0)
 LOSS_OF_TASK = {"classification": "logistic", "regression": "square"}
 #: floats of activations and data per training call (members are split to stay below it)
 MEMBER_FLOATS = 2 ** 26
