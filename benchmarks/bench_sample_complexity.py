@@ -13,7 +13,8 @@
   is timed on ``--sample`` trials of every cell and extrapolated cell by cell to the study's
   trial counts (process time, so that other load on the machine does not inflate it).
 
-Goals: the default study within 20 minutes on 2 cores, and ≥ 4× faster than the plain loop.
+Goals: the default study within 45 minutes on 2 cores (issue 10; 20 before the neural learners), ≥ 4×
+faster than the plain loop overall, and on its neural part ≥ 20× and ≥ 30 % of the torch.mm peak.
 Also reported (the issue's Hadamard check): per (d, k), whether ridge's mean risk stays at or
 above 1 − k/(d−1) within 3 standard errors, and whether spindly's falls below it.
 
@@ -36,7 +37,7 @@ from benchlib import (load_average, machine_line, mm_peak, parse_study_benchmark
                       study_benchmark_arguments)
 
 SECTION = "## bench_sample_complexity"
-STUDY_GOAL_S = 20 * 60
+STUDY_GOAL_S = 45 * 60  # issue 10: the default study, neural learners included
 #: --quick: every learner on a few points of two families and a rotated twin (seconds)
 SMOKE = {
     "families": ["ng-one", "hadamard", "rotated-hadamard"],
