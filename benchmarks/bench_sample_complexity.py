@@ -172,6 +172,9 @@ def plain_mlp(learner, X, y, task, seed) -> dict:
                     waiting += 1
                     if waiting >= learner.patience:
                         break
+        with torch.no_grad():  # the reported model is the kept one
+            for p, best_p in zip(model.parameters(), kept):
+                p.copy_(best_p)
     return {"steps": steps, "evaluations": evaluations}
 
 
