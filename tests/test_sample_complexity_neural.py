@@ -2,7 +2,11 @@
 size chosen on the hold-out, and the checker's rotation verdict (one trial per neural learner)."""
 
 import math
+from pathlib import Path
 
+import pytest
+
+import studies.sample_complexity as sc
 from studies import store
 from studies.runner import run_study
 
@@ -24,3 +28,15 @@ def test_a_tiny_neural_run_stores_risks_selection_and_the_rotation_verdict(tmp_p
     check = df[df.family == "rotation-check"]
     assert list(check.learner) == ["mlp:sgd"]
     assert check.rotation_verdict.iloc[0] in {"equivariant", "not_equivariant", "inconclusive"}
+
+
+@pytest.mark.parametrize("preset", ["sample_complexity_neural.toml", "sample_complexity_full.toml"])
+def test_the_config_presets_validate(preset):
+    """The shipped presets are valid configs (the GPU one checked with device = cpu here)."""
+    from studies import config as config_mod
+
+    path = Path(__file__).resolve().parents[1] / "studies" / "configs" / preset
+    config = config_mod.resolve(sc.STUDY, config_file=path, assignments=['device="cpu"'])
+    sc.STUDY.validate(config)
+    learners = {t["learner"] for t in sc.STUDY.trials(config)}
+    assert set(sc.NEURAL_LEARNERS) <= learners
