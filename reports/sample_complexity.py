@@ -22,6 +22,8 @@ Outputs (in ``out_dir``):
 * ``hadamard_bound.csv/.md`` — per learner on ``hadamard`` (and its rotated twin), every (d, k)
   with k < d: mean risk, its standard error, the bound 1 − k/(d − 1) (Warmuth, Kotłowski & Amid
   2021) and the margin (risk − bound)/se; a cell is *below* when the margin is < −3;
+* ``summary``, ``tuning``, ``rotation_check`` and ``hadamard_summary`` (``.csv/.md``), and the
+  rotation contrast's mean difference [95 % CI] with the checker's verdict: :mod:`reports.sample_summary`;
 * figures (PNG + PDF): ``risk_<family>`` (risk against m, one panel per n, one line per learner),
   ``mstar`` (m*(n) on log–log axes with the fitted laws), ``hadamard`` (risk against k per d
   with the line 1 − k/(d − 1)), ``rotation_<family>`` (plain vs rotated curves) and
@@ -38,7 +40,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
-from reports import growth, mstar
+from reports import growth, mstar, sample_summary
 from reports.figures import mstar_panel, plain_log_ticks, save, themed
 from reports.selection import latest_config
 from reports.stats import standard_error, summarise
@@ -62,9 +64,11 @@ BOUND_COLUMNS = ["family", "learner", "n", "m", "mean", "se", "bound", "margin_s
 
 # ---------------------------------------------------------------------------------------- tables
 def usable_trials(df: pd.DataFrame) -> pd.DataFrame:
-    """Trials with a measured risk: status ok or diverged, finite risk."""
+    """Trials with a measured risk: status ok or diverged, finite risk; never the checker's
+    ``rotation-check`` trials (a verdict, not a point of a curve)."""
     if "risk" not in df.columns:
         raise ValueError("sample_complexity trials lack the column 'risk' (see the study's stored-trial schema)")
+    df = sample_summary.without_checks(df)
     risk = pd.to_numeric(df["risk"], errors="coerce")
     return df[df.status.isin(["ok", "diverged"]) & np.isfinite(risk)].assign(risk=risk.astype(float))
 
@@ -351,7 +355,7 @@ def contrast_findings(contrast: pd.DataFrame) -> list[str]:
 
 
 def findings(bound: pd.DataFrame, calls: pd.DataFrame, contrast: pd.DataFrame, counts: pd.Series,
-             epsilons: Mapping[str, float], note: str) -> str:
+             epsilons: Mapping[str, float], note: str, extra: list[str] = ()) -> str:
     eps = ", ".join(f"{f} {e:g}" for f, e in sorted(epsilons.items())) or "n/a"
     parts = [
         "# sample_complexity: findings",
@@ -367,6 +371,7 @@ def findings(bound: pd.DataFrame, calls: pd.DataFrame, contrast: pd.DataFrame, c
         "", *growth_findings(calls), "",
         f"## Rotation contrasts (rotated − plain, in standard errors; Šidák-adjusted, α = {CONTRAST_ALPHA:g})",
         "", *contrast_findings(contrast), "",
+        *extra,
     ]
     return "\n".join(parts)
 
@@ -398,19 +403,23 @@ def write(df: pd.DataFrame, out_dir: Path, n_boot: int = 1000, figures: bool = T
     paths += write_table(calls[GROWTH_COLUMNS], out_dir, "growth", growth.title())
     paths += write_table(calls, out_dir, "growth_details", "The fits behind each growth call (reports/growth.py)")
     cells = cell_statistics(trials)
-    contrast = rotation_contrast(cells)
-    paths += write_table(contrast, out_dir, "rotation_contrast",
-                         "Rotation contrast: max |rotated − plain| in standard errors, Šidák-adjusted p")
     bound = hadamard_bound(trials)
     paths += write_table(bound, out_dir, "hadamard_bound",
                          f"Hadamard: risk against 1 − k/(d−1); below = more than {BOUND_MARGIN_SE:g} SE under it")
+    # summary, tuning, checker verdicts; the contrast gains its mean difference [95 % CI] and verdict
+    more, contrast, sections = sample_summary.write(df, config, calls, estimate.table, cells,
+                                                    rotation_contrast(cells), bound, out_dir)
+    paths += more
+    paths += write_table(contrast, out_dir, "rotation_contrast",
+                         "Rotation contrast: max |rotated − plain| in standard errors, Šidák-adjusted p; mean "
+                         "rotated − plain over the common points [95 % CI]; the checker's verdict")
 
     if figures:
         paths += _figures(trials, points, estimate.table, calls, contrast, out_dir)
 
     epsilons = {f: epsilon_of(config, f) for f in sorted(trials.family.unique())}
     findings_path = out_dir / "findings.md"
-    findings_path.write_text(findings(bound, calls, contrast, df.status.value_counts(), epsilons, note))
+    findings_path.write_text(findings(bound, calls, contrast, df.status.value_counts(), epsilons, note, sections))
     paths.append(findings_path)
     return paths
 
