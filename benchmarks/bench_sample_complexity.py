@@ -161,7 +161,7 @@ def plain_mlp(learner, X, y, task, seed) -> dict:
             loss.backward()
             optimizer.step()
             steps += 1
-            if not math.isfinite(float(loss)):
+            if not math.isfinite(float(loss.detach())):
                 break
             if step % learner.eval_every == 0:
                 evaluations += 1

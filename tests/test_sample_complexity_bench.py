@@ -24,3 +24,39 @@ def test_quick_benchmark_times_both_sides_and_rewrites_only_its_section(tmp_path
     assert "rotated-hadamard / spindly" in text
     assert "neural part, speed-up on 1 cores" in text and "torch.mm peak" in text
     assert "hadamard / mlp:sgd" in text
+
+
+def test_the_plain_mlp_loop_runs_the_trainings_the_batched_learner_runs():
+    """The benchmark's baseline is the same work: per trial, the plain loop's steps equal the
+    steps the batched members of that trial trained (same early stopping, float64)."""
+    import importlib.util
+
+    import torch
+
+    import learners.sample.mlp as mlp_module
+    from learners import sample
+
+    spec = importlib.util.spec_from_file_location("bench_sample_complexity", SCRIPT)
+    bench = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        spec.loader.exec_module(bench)
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    learner = sample.make("mlp:sgd", width=6, grid=[0.3, 1.0, 3.0], steps=40, eval_every=4, patience=2,
+                          dtype="float64")
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(2, 30, 5, generator=g, dtype=torch.float64)
+    y = (X[..., 0] > 0).double()
+    results = []
+    original = mlp_module.train_full_batch
+    mlp_module.train_full_batch = lambda *a, **k: results.append(original(*a, **k)) or results[-1]
+    try:
+        learner.fit(X, y, "classification", seed=[11, 12])
+    finally:
+        mlp_module.train_full_batch = original
+    steps = results[0].steps.reshape(3, 2)   # members ℓ·T + t
+    for t, seed in enumerate([11, 12]):
+        work = bench.plain_mlp(learner, X[t].numpy(), y[t].numpy(), "classification", seed)
+        assert work["steps"] == steps[:, t].sum(), f"trial {t}: plain loop {work['steps']} steps, batched {steps[:, t]}"
+    assert bench.mlp_flops(learner, 5, 30, {"steps": 1, "evaluations": 0}) == 21 * (4 * (5 * 6 + 6) + 2 * 6)
