@@ -20,8 +20,12 @@ Its metrics are exact expectations over a fresh test point (:mod:`studies.ng_dat
 chosen λ's, whether each sits at an edge of the grid (``edge_<metric>``: the smallest λ, or
 the largest with a hold-out value strictly below the next one's; ``top_tie_<metric>``: the
 largest by a tie, a plateau the tie rule resolved — see
-:meth:`learners.logistic.HoldoutResult.at_edge`), the numbers of nonzero coefficients and the
-solver's convergence flags.
+:meth:`learners.logistic.HoldoutResult.at_edge`), how far a wider grid could still move an edge
+choice's exact metric (``edge_gap_<metric>``, :func:`_edge_gap`) and whether that is below
+:data:`PLATEAU_TOL` (``plateau_<metric>``: the path has converged at the edge, e.g. to the
+unpenalised fit at the bottom or to L2's constant predictor at the top; an edge that is not a
+plateau is a grid artefact, typically the bottom λ on a separable training sample, where the
+norm diverges as λ → 0), the numbers of nonzero coefficients and the solver's convergence flags.
 
 Optional ``group``: a group (``invariance.groups`` name) whose random element,
 seeded per dataset, acts on the inputs before fitting — e.g. ``orthogonal``
@@ -43,6 +47,10 @@ PENALTIES = ("l1", "l2")
 #: data arrays per solver call are kept below this many floats (memory; results change only at the
 #: level of rounding, see learners.logistic)
 _CHUNK_FLOATS = 2 ** 25
+#: an edge choice whose exact expected metric cannot move by more than this beyond the grid (by the
+#: geometric-tail estimate of :func:`_edge_gap`) is a plateau, not a grid artefact: a thousandth of a
+#: nat (log loss) or of the error rate (0/1), below the reported three decimals
+PLATEAU_TOL = 1e-3
 
 
 def lambda_grid(config: Mapping[str, Any]) -> np.ndarray:
@@ -97,7 +105,9 @@ class Ng2004(Study):
         "mstar_n_l2", "mstar_m_l2", "mstar_trials",
     })
     max_batch = 100
-    version = 2  # each trial stores whether its chosen λ's sit at an edge of the grid (edge_*, top_tie_*)
+    # 2: each trial stores whether its chosen λ's sit at an edge of the grid (edge_*, top_tie_*);
+    # 3: and how far a wider grid could move the edge's metric (edge_gap_*, plateau_*)
+    version = 3
 
     # ------------------------------------------------------------------ config
     def validate(self, config: Mapping[str, Any]) -> None:
@@ -209,6 +219,7 @@ class Ng2004(Study):
         path_converged = result.path.converged.all(1).numpy()
         edge = {k: result.at_edge(k).numpy() for k in ("zero_one", "log_loss")}
         top_tie = {k: result.top_tie(k).numpy() for k in ("zero_one", "log_loss")}
+        gap = {k: _edge_gap(result, k, edge[k], datasets, theta) for k in ("zero_one", "log_loss")}
         out = []
         for i in range(len(datasets)):
             lam = {k: float(result.lambdas[result.index[k][i]]) for k in ("zero_one", "log_loss")}
@@ -226,6 +237,11 @@ class Ng2004(Study):
                 "edge_log_loss": bool(edge["log_loss"][i]),
                 "top_tie_zero_one": bool(top_tie["zero_one"][i]),
                 "top_tie_log_loss": bool(top_tie["log_loss"][i]),
+                # None off the edges; a plateau is an edge that a wider grid cannot move by more than PLATEAU_TOL
+                "edge_gap_zero_one": float(gap["zero_one"][i]) if edge["zero_one"][i] else None,
+                "edge_gap_log_loss": float(gap["log_loss"][i]) if edge["log_loss"][i] else None,
+                "plateau_zero_one": bool(edge["zero_one"][i] and gap["zero_one"][i] <= PLATEAU_TOL),
+                "plateau_log_loss": bool(edge["log_loss"][i] and gap["log_loss"][i] <= PLATEAU_TOL),
                 "holdout_zero_one": float(result.scores["zero_one"][i, result.index["zero_one"][i]]),
                 "holdout_log_loss": float(result.scores["log_loss"][i, result.index["log_loss"][i]]),
                 "converged_zero_one": bool(result.converged["zero_one"][i]),
@@ -235,6 +251,40 @@ class Ng2004(Study):
                 "n_train": int(result.n_train),
             }))
         return out
+
+
+def _edge_gap(result, metric: str, edge: np.ndarray, datasets, theta: np.ndarray) -> np.ndarray:
+    """(B,) how far the exact expected ``metric`` of an edge choice may still move beyond the grid
+    (NaN off the edges).
+
+    The path's models at the edge λ and at its inner neighbour (a factor r apart) are scored by
+    the exact risk; their difference d, extrapolated as a geometric tail, gives d / (r − 1): the
+    distance to the limit when the metric converges linearly in λ at the bottom (towards the
+    unpenalised fit, which exists when the training sample is not separable) or in 1/λ at the top
+    (L2 towards the constant predictor). On a separable training sample the norm grows without
+    bound as λ → 0 and d does not shrink, so the gap stays large: such an edge is a grid artefact.
+    Both models are the path's (first-part) fits, so with ``refit`` the gap describes the selection.
+    """
+    gap = np.full(len(edge), np.nan)
+    rows = np.flatnonzero(edge)
+    if rows.size == 0:
+        return gap
+    chosen = result.index[metric].numpy()[rows]
+    inner = result.inner_neighbour(metric).numpy()[rows]
+    lam = result.lambdas.numpy()
+    ratio = np.maximum(lam[chosen], lam[inner]) / np.minimum(lam[chosen], lam[inner])
+    risk = ng_data.expected_zero_one if metric == "zero_one" else ng_data.expected_log_loss
+    coef = result.path.coef.numpy()
+    intercept = result.path.intercept.numpy()
+    values = []
+    for index in (chosen, inner):
+        W = coef[rows, index]
+        if datasets[0][3] is not None:  # weights on g·x, as weights on x
+            W = np.stack([ng_data.pull_back(w, datasets[r][3]) for w, r in zip(W, rows)])
+        values.append(risk(W, intercept[rows, index], theta))
+    with np.errstate(divide="ignore", invalid="ignore"):  # ratio = 1 only on a one-value grid: all edge
+        gap[rows] = np.where(ratio > 1, np.abs(values[0] - values[1]) / (ratio - 1), np.inf)
+    return gap
 
 
 def _cost(n: int, m: int, penalty: str) -> float:

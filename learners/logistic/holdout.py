@@ -59,6 +59,21 @@ class HoldoutResult:
         s = self.scores[metric]
         return (chosen == top) & (s[:, top] == s[:, next_top])
 
+    def inner_neighbour(self, metric: str) -> torch.Tensor:
+        """(B,) grid index of the λ next to the choice by ``metric`` on the grid's inner side: the
+        second smallest for a choice of the smallest λ, the second largest for the largest, the
+        choice itself otherwise (and on a one-value grid). Comparing the two models tells how far
+        the path still moves at the edge, i.e. what a wider grid could change."""
+        order = torch.argsort(self.lambdas, descending=True, stable=True)
+        chosen = self.index[metric]
+        if len(order) < 2:
+            return chosen.clone()
+        top, bottom = int(order[0]), int(order[-1])
+        out = chosen.clone()
+        out[chosen == top] = int(order[1])
+        out[chosen == bottom] = int(order[-2])
+        return out
+
     def _ends(self) -> tuple[int, int, int | None]:
         """Grid positions of the largest λ, the smallest λ and the second largest (None if K = 1)."""
         order = torch.argsort(self.lambdas, descending=True, stable=True).tolist()
