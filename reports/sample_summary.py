@@ -47,6 +47,8 @@ CHECK_NUMBERS = ["check.coupled_error", "check.disagreement", "check.p_value", "
 LEVEL = 0.95
 #: a share of trials at one edge of the step-size grid above this is flagged (the grid should be widened)
 EDGE_FLAG = 0.10
+#: findings name at most this many flagged cells (tuning.md lists all)
+FLAGS_SHOWN = 8
 #: Hadamard: below the bound = more than this many SE under it (= reports.sample_complexity.BOUND_MARGIN_SE)
 BOUND_MARGIN_SE = 3.0
 #: relative tolerance of "selected_lr equals a grid value" (step sizes are stored rounded to 12 digits)
@@ -285,12 +287,13 @@ def summary_findings(table: pd.DataFrame, verdict: Mapping[str, str]) -> list[st
             continue
         n = part.max_n.max()
         part = part[part.max_n == n]
-        laws = "; ".join(f"{r.learner} {r.growth}" + (f" (p = {r.exponent:.3g} [{r.exponent_low:.3g}, "
-                                                      f"{r.exponent_high:.3g}])" if np.isfinite(r.exponent) else "")
-                         for r in part.itertuples(index=False))
+        laws = "; ".join(f"{law}: " + ", ".join(
+            r.learner + (f" (p = {r.exponent:.3g} [{r.exponent_low:.3g}, {r.exponent_high:.3g}])"
+                         if np.isfinite(r.exponent) else "") for r in group.itertuples(index=False))
+            for law, group in part.groupby("growth", sort=True))
         best = []
         for label, group in (("rotation-equivariant", part[part.rotation_verdict == EQUIVARIANT]),
-                             ("not equivariant", part[part.rotation_verdict != EQUIVARIANT])):
+                             ("non-equivariant", part[part.rotation_verdict != EQUIVARIANT])):
             if group.empty:
                 continue
             found = group[np.isfinite(group.mstar_at_max_n.astype(float))]
@@ -298,7 +301,8 @@ def summary_findings(table: pd.DataFrame, verdict: Mapping[str, str]) -> list[st
                 best.append(f"no {label} learner reaches ε on its grid of m")
                 continue
             r = found.loc[found.mstar_at_max_n.astype(float).idxmin()]
-            best.append(f"the best {label} learner is {r.learner}, m* = {_interval(r.mstar_at_max_n, r.mstar_low, r.mstar_high)}"
+            mstar = _interval(r.mstar_at_max_n, r.mstar_low, r.mstar_high)
+            best.append(f"the best {label} learner is {r.learner}, m* = {mstar}"
                         f" ({len(found)} of {len(group)} within ε)")
         lines.append(f"* {family}, n = {_num(n)}: " + "; ".join(best) + f". Growth laws: {laws}.")
     return lines or ["No neural learner has an m* curve in this run."]
@@ -323,12 +327,15 @@ def tuning_findings(table: pd.DataFrame, budget: str) -> list[str]:
                if max(r.bottom_share, r.top_share) > EDGE_FLAG]
     if flagged:
         flagged.sort(key=lambda x: -x[0])
-        lines.append(f"* Cells where more than {_pct(EDGE_FLAG)} of the trials select an edge of the grid (the grid "
-                     f"should be widened there): " + "; ".join(
-                         f"{r.learner} on {r.family} ({'top' if r.top_share >= r.bottom_share else 'bottom'} "
-                         f"{_pct(share)})" for share, r in flagged) + ".")
+        shown = flagged[:FLAGS_SHOWN]
+        lines.append(f"* {len(flagged)} of {len(table)} learner × family cells select an edge of the grid in more "
+                     f"than {_pct(EDGE_FLAG)} of their trials (the grid should be widened there); "
+                     + ("the largest shares: " if len(flagged) > len(shown) else "")
+                     + "; ".join(f"{r.learner} on {r.family} ({'top' if r.top_share >= r.bottom_share else 'bottom'} "
+                                 f"{_pct(share)})" for share, r in shown) + ".")
     else:
-        lines.append(f"* No learner × family selects an edge of the grid in more than {_pct(EDGE_FLAG)} of its trials.")
+        lines.append(f"* No learner × family selects an edge of the grid in more than {_pct(EDGE_FLAG)} of its "
+                     "trials.")
     return lines
 
 
@@ -345,8 +352,10 @@ def contrast_interval_findings(contrast: pd.DataFrame, alpha: float = 0.05) -> l
     if not equi.empty:
         bad = equi[~noise[equi.index]]
         if bad.empty:
-            lines.append(f"* Every learner the checker calls rotation-equivariant ({', '.join(sorted(set(equi.learner)))}) "
-                         f"shows {rule}, on every pair ({', '.join(sorted(set(equi.family)))} and their twins).")
+            names = ", ".join(sorted(set(equi.learner)))
+            pairs = ", ".join(sorted(set(equi.family)))
+            lines.append(f"* Every learner the checker calls rotation-equivariant ({names}) shows {rule}, on every "
+                         f"pair ({pairs} and their twins).")
         else:
             lines.append(f"* Checker-equivariant learners with a difference beyond noise (against the verdict): "
                          + "; ".join(_difference(r) for r in bad.itertuples(index=False)) + ".")
@@ -364,8 +373,9 @@ def contrast_interval_findings(contrast: pd.DataFrame, alpha: float = 0.05) -> l
 def _difference(r) -> str:
     sign = ("rotated worse" if r.mean_difference_low > 0 else "rotated better" if r.mean_difference_high < 0
             else "sign undetermined")
-    return (f"{r.family} / {r.learner}: mean rotated − plain = {_ci(r.mean_difference, r.mean_difference_low, r.mean_difference_high)}"
-            f" over {int(r.points)} points ({sign}; largest {r.max_abs_z:.3g} SE, adjusted p = {r.adjusted_p:.3g})")
+    difference = _ci(r.mean_difference, r.mean_difference_low, r.mean_difference_high)
+    return (f"{r.family} / {r.learner}: mean rotated − plain = {difference} over {int(r.points)} points ({sign}; "
+            f"largest {r.max_abs_z:.3g} SE, adjusted p = {r.adjusted_p:.3g})")
 
 
 def hadamard_neural_findings(table: pd.DataFrame) -> list[str]:
