@@ -129,9 +129,10 @@ def _neural_grids() -> dict[str, dict[str, Any]]:
         f"rotated-gaussian-threshold/{NEURAL_KEY}": grid([8, 32], _M_NEURAL_TWIN),
         f"hadamard/{NEURAL_KEY}": grid([16, 32, 64], [4, 8, 12, 15, 24, 31, 48, 63]),
         f"rotated-hadamard/{NEURAL_KEY}": grid([32], [4, 8, 12, 15, 24, 31]),
-        f"sparse-parity/{NEURAL_KEY}": grid([8, 16, 32], [80, 320, 1280]),
-        f"sparse-parity-2/{NEURAL_KEY}": grid([8, 16, 32], [40, 160, 640]),
-        f"staircase/{NEURAL_KEY}": grid([8, 16, 32], [40, 160, 640]),
+        # m* needs at least 4 values of m per n (reports.mstar)
+        f"sparse-parity/{NEURAL_KEY}": grid([8, 16, 32], [80, 160, 320, 640, 1280]),
+        f"sparse-parity-2/{NEURAL_KEY}": grid([8, 16, 32], [40, 80, 160, 320, 640]),
+        f"staircase/{NEURAL_KEY}": grid([8, 16, 32], [40, 80, 160, 320, 640]),
         # curves of the linear learners only (an empty n leaves a pair out)
         f"ng-three/{NEURAL_KEY}": grid([], []),
         f"ng-decay/{NEURAL_KEY}": grid([], []),
