@@ -127,6 +127,11 @@ def estimate(df: pd.DataFrame, epsilon: float = DEFAULT_EPSILON, metric: str = "
     data = df.assign(_excess=pd.to_numeric(df[metric], errors="coerce").astype(float)
                      - pd.to_numeric(df[baseline], errors="coerce").astype(float))
     data = data[np.isfinite(data["_excess"])]
+    # the trials of a cell in a fixed order (their repetition index), not the order the workers
+    # stored them in: the bootstrap draws index positions, so the intervals (and the last bits of
+    # the means) would otherwise change from one run of the same trials to the next
+    if "rep" in data.columns:
+        data = data.sort_values([*keys, "m", "rep"], kind="stable")
     rows, replicates = [], []
     for key, curve in data.groupby(list(keys), sort=True):
         key = key if isinstance(key, tuple) else (key,)

@@ -122,3 +122,13 @@ def test_bad_input():
         mstar_table(_trials({("one", "l1", 1): lambda m: 0.0}), epsilon=0.0)
     with pytest.raises(ValueError, match="n_boot must be a positive integer"):
         mstar_table(_trials({("one", "l1", 1): lambda m: 0.0}), n_boot=0)
+
+
+def test_the_interval_does_not_depend_on_the_order_trials_were_stored_in():
+    """Workers store trials in the order they finish: the estimate must not see that order."""
+    df = _trials({("one", "l1", 10): _log_linear(23.0), ("one", "l1", 100): _log_linear(40.0)}, noise=0.05)
+    df["rep"] = df.groupby(["setting", "penalty", "n", "m"]).cumcount()
+    shuffled = df.sample(frac=1.0, random_state=1)
+    a = estimate(df, n_boot=200).table
+    b = estimate(shuffled, n_boot=200).table
+    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
