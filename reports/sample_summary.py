@@ -357,7 +357,7 @@ def contrast_interval_findings(contrast: pd.DataFrame, alpha: float = 0.05) -> l
             lines.append(f"* Every learner the checker calls rotation-equivariant ({names}) shows {rule}, on every "
                          f"pair ({pairs} and their twins).")
         else:
-            lines.append(f"* Checker-equivariant learners with a difference beyond noise (against the verdict): "
+            lines.append("* Checker-equivariant learners with a difference beyond noise (against the verdict): "
                          + "; ".join(_difference(r) for r in bad.itertuples(index=False)) + ".")
             good = equi[noise[equi.index]]
             if not good.empty:

@@ -3,7 +3,6 @@ config validation, the equal-budget tuning, divergence, and data substitution.""
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
