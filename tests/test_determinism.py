@@ -112,3 +112,18 @@ def test_optimizers_batched_members_train_exactly_as_alone(tmp_path):
     for key in batched:
         assert {k: v for k, v in batched[key].items() if k != "batched"} == \
             {k: v for k, v in alone[key].items() if k != "batched"}
+
+
+def test_neural_sample_learners_give_each_trial_the_same_numbers_alone_or_batched(tmp_path):
+    """mlp:SPEC trials are one batched network per cell, gathered and chunked by member; a trial's
+    stored numbers must not depend on which trials share its batch (float32, bit for bit)."""
+    config = {"families": ["ng-one"], "learners": ["mlp:adam", "mlp:layers: [adam, sgd]"], "trials": 3,
+              "grids": {"ng-one/mlp": {"n": [6], "m": [40], "trials": 3}}, "check_rotation": False,
+              "mlp": {"width": 8, "steps": 30, "eval_every": 5, "patience": 2, "grid": [0.3, 3.0, 30.0]}}
+    run_study("sample_complexity", overrides=config, db=tmp_path / "batched.db", jobs=1, progress=False)
+    run_study("sample_complexity", overrides=config, db=tmp_path / "alone.db", jobs=1, progress=False, max_batch=1)
+    batched, alone = _metrics(tmp_path / "batched.db", "sample_complexity"), _metrics(tmp_path / "alone.db",
+                                                                                   "sample_complexity")
+    assert batched.keys() == alone.keys() and len(batched) == 6
+    for key in batched:
+        assert _flat_numbers(batched[key]) == _flat_numbers(alone[key]), key
