@@ -33,7 +33,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
-from benchlib import (load_average, machine_line, mm_peak, parse_study_benchmark, publish,
+from benchlib import (load_average, machine_line, mlp_row_flops, mm_peak, parse_study_benchmark, publish,
                       study_benchmark_arguments)
 
 SECTION = "## bench_sample_complexity"
@@ -179,14 +179,11 @@ def plain_mlp(learner, X, y, task, seed) -> dict:
 
 
 def mlp_flops(learner, n: int, m: int, work: dict) -> float:
-    """Floating-point operations of ``work`` (steps and hold-out evaluations) on an mlp learner:
-    2 per multiply-add of the forward pass, twice that again in the backward pass (weight
-    gradients, and input gradients of every layer but the first, which nobody asks for)."""
+    """Floating-point operations of ``work`` (steps and hold-out evaluations) on an mlp learner
+    (``benchlib.mlp_row_flops`` per row)."""
     from learners.logistic import holdout_size
 
-    dims = [n] + [learner.width] * (learner.depth - 1) + [1]
-    macs = [a * b for a, b in zip(dims, dims[1:])]
-    forward, backward = 2 * sum(macs), 2 * sum(macs) + 2 * sum(macs[1:])
+    forward, backward = mlp_row_flops([n] + [learner.width] * (learner.depth - 1) + [1])
     hold = holdout_size(m, learner.holdout)
     return work["steps"] * (m - hold) * (forward + backward) + work["evaluations"] * hold * forward
 
@@ -197,7 +194,6 @@ PLAIN = {"l1-logistic": plain_logistic, "l2-logistic": plain_logistic, "ridge": 
 def plain_loop_estimate(config: dict, sample: int, neural_sample: int) -> dict:
     """Process time of the plain loop, measured on ``sample`` trials per classic cell and
     ``neural_sample`` per neural one, extrapolated; and the neural trainings' FLOPs."""
-    from symbench.seeding import derive_seed
     from symbench.threads import one_thread
 
     from studies.sample_complexity import CHECK_FAMILY, STUDY, is_neural
@@ -222,8 +218,8 @@ def plain_loop_estimate(config: dict, sample: int, neural_sample: int) -> dict:
             start = time.process_time()
             for t, coords in enumerate(chosen):
                 if neural:
-                    seed = derive_seed(config["seed"], STUDY.name, "fit", *key, coords["rep"])
-                    flops += mlp_flops(learner, n, m, plain_mlp(learner, X[t], y[t], family.task, seed))
+                    work = plain_mlp(learner, X[t], y[t], family.task, STUDY.fit_seed(config, coords))
+                    flops += mlp_flops(learner, n, m, work)
                 else:
                     PLAIN[learner_name](learner, X[t], y[t], family.task)
             seconds = time.process_time() - start
@@ -271,7 +267,8 @@ def ours(overrides: dict | None, jobs: int, db: Path | None) -> dict:
     trainings = df[df.family != CHECK_FAMILY]
     share = trainings.groupby("learner").duration_s.sum() / df.duration_s.sum() * cpu
     neural = [name for name in share.index if name.startswith("mlp:")]
-    fallbacks = sorted(trainings[trainings.learner.isin(neural) & (trainings.batched == False)].learner.unique())  # noqa: E712
+    unbatched = trainings.learner.isin(neural) & trainings.batched.isin([False])   # classic rows hold NaN
+    fallbacks = sorted(trainings[unbatched].learner.unique())
     return {"wall": wall, "cpu": cpu, "worker_wall": float(df.duration_s.sum()), "trials": summary.total,
             "counts": summary.counts, "config": summary.config, "df": df, "by_learner": share.to_dict(),
             "neural_cpu": float(share[neural].sum()), "fallbacks": fallbacks}
@@ -309,7 +306,8 @@ def neural_rows(result: dict, plain: dict, peak: float, jobs: int) -> list[tuple
         (f"neural part, speed-up on {jobs} cores", f"{speedup:.1f}x (per core: {plain_s / cpu:.1f}x)", ">= 20x",
          "yes" if speedup >= 20 else "no"),
         ("neural part, GFLOP/s per core (the plain loop's trainings / our CPU time) vs 1-thread torch.mm peak",
-         f"{gflops:.1f} of {peak:.1f} = {100 * gflops / peak:.0f} %", ">= 30 %", "yes" if gflops >= 0.3 * peak else "no"),
+         f"{gflops:.1f} of {peak:.1f} = {100 * gflops / peak:.0f} %", ">= 30 %",
+         "yes" if gflops >= 0.3 * peak else "no"),
         ("neural learners that fell back to one-by-one training", fallbacks, "", ""),
     ]
 

@@ -20,7 +20,7 @@ import os
 import time
 
 import torch
-from benchlib import mm_peak
+from benchlib import mlp_row_flops, mm_peak
 
 import optimizers
 from learners.neural import BatchedMLP
@@ -81,10 +81,8 @@ def main(argv=None) -> None:
     batched_run(net.select(range(K)))  # warm-up: a process's first training pays one-off set-up costs
     batched = _timed(lambda: batched_run(net))
     loop = _timed(lambda: plain_loop(plain, specs, data, args.steps, args.eval_every))
-    # executed FLOPs (as bench_sample_complexity.mlp_flops counts them): forward 2·MACs, backward the
-    # weight gradients (2·MACs) and the input gradient of the output layer (the first layer's is not formed)
-    macs = args.n * args.width + args.width
-    flops = K * args.steps * m_fit * (4 * macs + 2 * args.width)
+    forward, backward = mlp_row_flops([args.n, args.width, 1])  # the FLOPs the training executes
+    flops = K * args.steps * m_fit * (forward + backward)
     load = os.getloadavg()
     print(f"spec {args.spec}, K = {T} trials x {L} step sizes = {K} networks, n = {args.n}, m = {args.m} "
           f"(fit {m_fit}), width {args.width}, {args.steps} steps, {args.threads} thread(s); "

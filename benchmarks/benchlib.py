@@ -56,6 +56,14 @@ def mm_peak(size: int = 2048, repeats: int = 5) -> float:
     return 2 * size ** 3 / best / 1e9
 
 
+def mlp_row_flops(dims) -> tuple[int, int]:
+    """(forward, backward) floating-point operations per row of an MLP with layer sizes ``dims``
+    (input first): 2 per multiply-add forward; backward the weight gradients (as many) and the
+    input gradient of every layer but the first (nobody asks for the data's)."""
+    macs = [a * b for a, b in zip(dims, dims[1:])]
+    return 2 * sum(macs), 2 * sum(macs) + 2 * sum(macs[1:])
+
+
 def write_section(path: Path, section: str, text: str) -> None:
     """Replace the ``section`` heading's part of ``path`` by ``text`` (or append it), keeping the others."""
     old = path.read_text() if path.exists() else "# Benchmark results\n"

@@ -16,7 +16,7 @@ family's base name: every learner sees the same datasets (paired), and
 ``rotated-NAME`` sees NAME's draws rotated (a paired rotation contrast). A
 rotated family's rotation is seeded per (family, n) from the study seed and
 recorded with each trial (``rotation_seed``, ``family_info``). The learner's own
-seed is derive_seed(seed, study, "fit", family, learner, n, m).
+seed is derive_seed(seed, study, "fit", family, learner, n, m, rep) (``fit_seed``).
 
 Batching. The trials of one (family, learner, n, m) cell are one ``learner.fit``
 on (T, m, n) tensors (split only to bound memory). A learner runs only on the
@@ -68,6 +68,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from learners.sample.mlp import MLPLearner
 from studies import families
 from studies.spec import Outcome, Study, TrialSpec, derive_seed
 
@@ -76,10 +77,7 @@ NEURAL_KEY = "mlp"
 DEVICES = ("cpu", "cuda")
 CHECK_OPTIONS = ("n_elements", "seeds", "init_draws", "steps")
 #: the options of every mlp:SPEC learner (learners.sample.mlp.MLPLearner); see the module docstring
-DEFAULT_MLP: dict[str, Any] = {
-    "width": 32, "depth": 2, "init": "gaussian", "activation": "relu", "steps": 300, "eval_every": 10,
-    "patience": 6, "grid": [0.1, 0.316, 1.0, 3.16, 10.0, 31.6, 100.0, 316.0, 1000.0], "dtype": "float32",  # = learners.sample.mlp defaults
-}
+DEFAULT_MLP: dict[str, Any] = MLPLearner.default_options()
 #: training data per learner.fit call are kept below this many floats (memory)
 _CHUNK_FLOATS = 2 ** 24
 _GRID_KEYS = ("n", "m", "trials")
@@ -377,6 +375,11 @@ class SampleComplexity(Study):
         return (derive_seed(config["seed"], self.name, "data", *key),
                 derive_seed(config["seed"], self.name, "test", *key))
 
+    def fit_seed(self, config: Mapping[str, Any], coords: Mapping[str, Any]) -> int:
+        """The seed of a trial's own fit (a network's initialisation): one per trial, so that a
+        trial's result does not depend on which trials share its batch."""
+        return derive_seed(config["seed"], self.name, "fit", *self.batch_key(coords), coords["rep"])
+
     def run_batch(self, config: Mapping[str, Any], batch: Sequence[TrialSpec]) -> list[Outcome]:
         key = self.batch_key(batch[0].coords)
         if any(self.batch_key(t.coords) != key for t in batch):
@@ -399,7 +402,7 @@ class SampleComplexity(Study):
         for start in range(0, len(batch), size):
             chunk = batch[start:start + size]
             data_seeds, test_seeds = zip(*(self.seeds(config, t.coords) for t in chunk))
-            fit_seeds = [derive_seed(config["seed"], self.name, "fit", *key, t.coords["rep"]) for t in chunk]
+            fit_seeds = [self.fit_seed(config, t.coords) for t in chunk]
             X, y = family.sample(n, m, list(data_seeds))
             fit = learner.fit(X, y, task=family.task, seed=fit_seeds)
             risk = family.risk(n, fit, list(test_seeds))

@@ -24,6 +24,7 @@ records which (``batched``).
 
 from __future__ import annotations
 
+import inspect
 import math
 import warnings
 from collections.abc import Sequence
@@ -50,6 +51,8 @@ PREFIX = "mlp:"
 #: 45 %, muon 44 %, layers: [sgd, adam] 41 %; a 15,129-trial pilot), so the grid grew upwards
 DEFAULT_GRID = (0.1, 0.316, 1.0, 3.16, 10.0, 31.6, 100.0, 316.0, 1000.0)
 LOSS_OF_TASK = {"classification": "logistic", "regression": "square"}
+#: the options a study sets for every mlp:SPEC learner at once (network, budget, precision)
+STUDY_OPTIONS = ("width", "depth", "init", "activation", "steps", "eval_every", "patience", "grid", "dtype")
 #: floats of activations and data per training call (members are split to stay below it)
 MEMBER_FLOATS = 2 ** 26
 
@@ -84,6 +87,13 @@ class MLPLearner(SampleLearner):
         self.dtype = dtype
         resolve_dtype(dtype)
         self.device = str(torch.device(device))
+
+    @classmethod
+    def default_options(cls) -> dict[str, Any]:
+        """The defaults of ``STUDY_OPTIONS``, as TOML values (the grid a list): a study's table of them."""
+        parameters = inspect.signature(cls.__init__).parameters
+        return {name: list(parameters[name].default) if name == "grid" else parameters[name].default
+                for name in STUDY_OPTIONS}
 
     @property
     def options(self) -> dict[str, Any]:
